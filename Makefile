@@ -1,0 +1,59 @@
+# edgeemo developer entry points. The README's quick start uses `make listen` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PIP    := $(VENV)/bin/pip
+PY     := $(VENV)/bin/python
+APT_PACKAGES := libportaudio2 libsndfile1 libsndfile1-dev pulseaudio pulseaudio-utils libasound2-plugins \
+                cmake g++ make pkg-config binutils valgrind time
+
+.PHONY: help listen test test-fast system-deps venv venv-dev model bench cpp clean
+
+help:
+	@echo "make listen   - create .venv (runtime only) and run 'edgeemo listen' with the bundled model"
+	@echo "make test     - install system packages, create .venv with every extra, run the whole test suite"
+	@echo "make model    - retrain, export, quantize and bundle the default model from ../shared/data"
+	@echo "make bench    - measure accuracy/latency/memory and write docs/benchmarks.md"
+	@echo "make cpp      - build and test the C/C++ bindings"
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.runtime: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install --quiet -c constraints.txt -e ".[cpu]"
+	@touch $@
+
+$(VENV)/.dev: pyproject.toml constraints.txt | $(VENV)/bin/python
+	$(PIP) install --quiet -c constraints.txt -e ".[dev]"
+	@if $(PIP) list 2>/dev/null | grep -qi '^nvidia-'; then echo "error: CUDA packages were installed; check constraints.txt" >&2; exit 1; fi
+	@touch $@ $(VENV)/.runtime
+
+venv: $(VENV)/.runtime
+venv-dev: $(VENV)/.dev
+
+listen: venv
+	$(VENV)/bin/edgeemo listen
+
+system-deps:
+	@if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	  missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	  if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi; \
+	else echo "note: not root or no apt-get; install yourself: $(APT_PACKAGES)"; fi
+
+test: system-deps venv-dev
+	$(PY) -m pytest -q
+
+test-fast: venv-dev
+	$(PY) -m pytest -q -m "not slow and not audio_device"
+
+model: venv-dev
+	$(PY) -m edgeemo.train.build_default
+
+bench: venv-dev
+	$(PY) bench/run_benchmarks.py
+
+cpp: system-deps venv-dev
+	bash cpp_bindings/scripts/build_and_test.sh
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache cpp_bindings/build

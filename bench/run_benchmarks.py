@@ -1,0 +1,163 @@
+"""Benchmarks of the bundled model, written to docs/benchmarks.md (numbers measured in one run).
+
+    python bench/run_benchmarks.py [--fp32 runs/default/export/edgeemo-student-ravdess.onnx]
+
+Accuracy (UA / WA / macro-F1) on the test actors 19-20 for FP32 and INT8, parameters and file
+sizes, per-window latency on one thread by stage (ONNX Runtime's profiler) with the ratio to
+openSMILE eGeMAPS extraction of the same windows in the same run, and the peak memory of
+``edgeemo listen`` streaming a clip. Targets live here, not in timed unit tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_FP32 = REPO / "runs" / "default" / "export" / "edgeemo-student-ravdess.onnx"
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def egemaps_window_ms(windows: np.ndarray, sample_rate: int) -> list[float]:
+    """Wall time of openSMILE eGeMAPS functionals per window, in ms."""
+    import opensmile
+
+    smile = opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02, feature_level=opensmile.FeatureLevel.Functionals)
+    smile.process_signal(windows[0], sample_rate)  # warm-up
+    out = []
+    for w in windows:
+        t0 = time.perf_counter()
+        smile.process_signal(w, sample_rate)
+        out.append((time.perf_counter() - t0) * 1000.0)
+    return out
+
+
+def listen_peak_rss_mb(model: Path, clip: Path) -> float:
+    """Peak RSS of ``edgeemo listen --input CLIP`` (real-time streaming of a file), in MB."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    edgeemo = Path(sys.executable).with_name("edgeemo")
+    subprocess.run([str(edgeemo), "listen", "--model", str(model), "--input", str(clip), "--json"],
+                   check=True, stdout=subprocess.DEVNULL)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(before, after) / 1024.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--int8", default=None, help="INT8 model (default: the bundled one)")
+    parser.add_argument("--fp32", default=str(DEFAULT_FP32), help="FP32 model to compare (skipped if missing)")
+    parser.add_argument("--windows", type=int, default=200)
+    parser.add_argument("--out", default=str(REPO / "docs" / "benchmarks.md"))
+    parser.add_argument("--data", default=None)
+    args = parser.parse_args(argv)
+
+    import edgeemo
+    from edgeemo.profiling import plot_latency, profile_model
+    from edgeemo.train.data import load_ravdess, load_waves, select
+    from edgeemo.train.evaluate import evaluate_model
+    from edgeemo.train.windows import clip_windows
+
+    int8 = Path(args.int8) if args.int8 else edgeemo.default_model_path()
+    models = {"INT8": int8}
+    if Path(args.fp32).is_file():
+        models = {"FP32": Path(args.fp32), "INT8": int8}
+    utts = load_ravdess(args.data)
+    test = select(utts, splits=["test"])
+    rows, prof = {}, {}
+    waves = load_waves(test)
+    windows = np.concatenate([clip_windows(w, 48000, 8000) for w in waves])
+    rng = np.random.default_rng(0)
+    timed = windows[rng.permutation(len(windows))[: args.windows]]
+    for name, path in models.items():
+        ev = evaluate_model(path, splits=["test"], utterances=utts,
+                            plot=REPO / "docs" / "img" / f"confusion_test_{name.lower()}.png")
+        rep = profile_model(path, windows=args.windows, num_threads=1, audio=timed.reshape(-1))
+        meta = edgeemo.Recognizer(path).info.metadata
+        rows[name] = {"scores": ev.scores.to_dict(), "bytes": path.stat().st_size,
+                      "learned_parameters": int(meta.get("learned_parameters", 0)),
+                      "frontend_constants": int(meta.get("frontend_constants", 0))}
+        prof[name] = rep
+        plot_latency(rep, REPO / "docs" / "img" / f"latency_{name.lower()}.png")
+    smile_ms = egemaps_window_ms(timed[: min(60, len(timed))], 16000)
+    rss = listen_peak_rss_mb(int8, test[0].path)
+    report = {"date": dt.date.today().isoformat(), "cpu": cpu_name(), "cores": os.cpu_count(),
+              "models": rows, "latency": {k: v.to_dict() for k, v in prof.items()},
+              "egemaps_ms": {"p50": float(np.median(smile_ms)), "p95": float(np.percentile(smile_ms, 95))},
+              "listen_peak_rss_mb": rss}
+    (REPO / "docs" / "benchmarks.json").write_text(json.dumps(report, indent=2))
+    Path(args.out).write_text(render(report))
+    print(Path(args.out).read_text())
+    return 0
+
+
+def render(r: dict) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured {r['date']} on {r['cpu']} ({r['cores']} cores visible), one ONNX Runtime thread, by",
+        "`python bench/run_benchmarks.py` (`make bench`). Test set: RAVDESS actors 19-20 (120 clips),",
+        "never used for any choice. UA = macro recall, WA = accuracy, F1 = macro F1. Raw numbers:",
+        "`docs/benchmarks.json`.",
+        "",
+        "## Accuracy and size",
+        "| model | test UA | test WA | test F1 | learned parameters | fixed front-end constants | ONNX file |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, m in r["models"].items():
+        s = m["scores"]
+        lines.append(f"| {name} | {100 * s['ua']:.1f} | {100 * s['wa']:.1f} | {100 * s['f1']:.1f} | "
+                     f"{m['learned_parameters']:,} | {m['frontend_constants']:,} (float16) | {m['bytes'] / 1024:.0f} KiB |")
+    smile = r["egemaps_ms"]
+    lines += [
+        "",
+        "## Latency per 3 s window (batch 1, one thread)",
+        "Front end and model are the summed kernel times of the graph's `frontend/` nodes and of the",
+        "rest (ONNX Runtime profiler); run = wall time of `session.run`; total = run + post-processing.",
+        "",
+        "| model | front end p50 | model p50 | run p50 / p95 | total p50 / p95 / p99 | RTF (per hop) | session create | first run |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, p in r["latency"].items():
+        st = p["stages"]
+        lines.append(
+            f"| {name} | {st['frontend']['p50']:.2f} ms | {st['model']['p50']:.2f} ms | {st['run']['p50']:.2f} / {st['run']['p95']:.2f} ms | "
+            f"{st['total']['p50']:.2f} / {st['total']['p95']:.2f} / {st['total']['p99']:.2f} ms | {p['rtf']:.4f} | "
+            f"{p['session_create_ms']:.0f} ms | {p['first_run_ms']:.1f} ms |"
+        )
+    int8_total = r["latency"]["INT8"]["stages"]["total"]["p50"]
+    lines += [
+        "",
+        f"openSMILE eGeMAPSv02 functionals of the same 3 s windows, same run: p50 {smile['p50']:.1f} ms, "
+        f"p95 {smile['p95']:.1f} ms, so the INT8 model (front end included) is "
+        f"**{smile['p50'] / int8_total:.0f}x faster** than eGeMAPS extraction alone.",
+        "",
+        f"Peak resident memory of `edgeemo listen --input CLIP --json` (whole Python process): "
+        f"{r['listen_peak_rss_mb']:.0f} MB.",
+        "",
+        "Plots: `docs/img/latency_int8.png`, `docs/img/confusion_test_int8.png`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

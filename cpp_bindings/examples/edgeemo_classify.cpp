@@ -1,0 +1,204 @@
+// edgeemo-classify: classify WAV/FLAC files with the edgeemo C++ API.
+//
+//   edgeemo-classify [--model PATH] [--json] [--windows] [--threads N] [--provider P] FILE...
+//
+// Reads each file with libsndfile (any format it knows: WAV, FLAC, OGG...), averages channels to
+// mono, and prints the clip's label and per-label scores (mean over windows). The file must be at
+// the model's sample rate: this example does not resample (use e.g. `sox in.wav -r 16000 out.wav`).
+// --json prints one JSON object per file (JSON lines). Exit status: 0 ok, 1 some file failed,
+// 2 bad usage or the model cannot be loaded.
+#include "edgeemo.hpp"
+
+#include <sndfile.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace {
+
+void usage(FILE* to) {
+    std::fprintf(to,
+                 "usage: edgeemo-classify [--model PATH] [--json] [--windows] [--threads N] [--provider P] [--max-batch N] FILE...\n"
+                 "  --model PATH    ONNX model (default: $EDGEEMO_MODEL, else %s)\n"
+                 "  --json          one JSON object per file\n"
+                 "  --windows       also print every window\n"
+                 "  --threads N     ONNX Runtime intra-op threads (default 1; 0 = ONNX Runtime's choice)\n"
+                 "  --provider P    cpu (default), cuda, tensorrt or auto\n"
+                 "  --max-batch N   windows per model run (default 0: automatic, 1 on the CPU)\n",
+                 EDGEEMO_DEFAULT_MODEL);
+}
+
+std::string json_string(const std::string& s) {
+    std::string out = "\"";
+    for (unsigned char c : s) {
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                if (c < 0x20) {
+                    char buf[8];
+                    std::snprintf(buf, sizeof buf, "\\u%04x", c);
+                    out += buf;
+                } else {
+                    out += static_cast<char>(c);
+                }
+        }
+    }
+    return out + "\"";
+}
+
+std::string num(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.6g", v);
+    return buf;
+}
+
+struct Audio {
+    std::vector<float> samples;  // mono
+    int sample_rate = 0;
+};
+
+// Reads any libsndfile format, averaging channels. Throws std::runtime_error with the reason.
+Audio read_audio(const std::string& path) {
+    SF_INFO info{};
+    SNDFILE* f = sf_open(path.c_str(), SFM_READ, &info);
+    if (!f) throw std::runtime_error(std::string("cannot read audio: ") + sf_strerror(nullptr));
+    Audio a;
+    a.sample_rate = info.samplerate;
+    const int ch = info.channels;
+    std::vector<float> block(4096 * static_cast<size_t>(ch));
+    a.samples.reserve(info.frames > 0 ? static_cast<size_t>(info.frames) : 0);
+    for (;;) {
+        sf_count_t got = sf_readf_float(f, block.data(), 4096);
+        if (got <= 0) break;
+        for (sf_count_t i = 0; i < got; ++i) {
+            float sum = 0.0f;
+            for (int c = 0; c < ch; ++c) sum += block[static_cast<size_t>(i) * ch + c];
+            a.samples.push_back(sum / static_cast<float>(ch));
+        }
+    }
+    int err = sf_error(f);
+    std::string msg = err ? sf_strerror(f) : "";
+    sf_close(f);
+    if (err) throw std::runtime_error("error while decoding: " + msg);
+    return a;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    edgeemo::Config config;
+    const char* env_model = std::getenv("EDGEEMO_MODEL");
+    config.model_path = env_model && *env_model ? env_model : EDGEEMO_DEFAULT_MODEL;
+    bool json = false, windows = false;
+    std::vector<std::string> files;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        auto value = [&]() -> std::string {
+            if (i + 1 >= argc) {
+                std::fprintf(stderr, "edgeemo-classify: %s needs a value\n", a.c_str());
+                std::exit(2);
+            }
+            return argv[++i];
+        };
+        if (a == "--model")
+            config.model_path = value();
+        else if (a == "--json")
+            json = true;
+        else if (a == "--windows")
+            windows = true;
+        else if (a == "--threads")
+            config.num_threads = std::atoi(value().c_str());
+        else if (a == "--provider")
+            config.provider = value();
+        else if (a == "--max-batch")
+            config.max_batch = std::atoi(value().c_str());
+        else if (a == "-h" || a == "--help") {
+            usage(stdout);
+            return 0;
+        } else if (!a.empty() && a[0] == '-' && a != "-") {
+            std::fprintf(stderr, "edgeemo-classify: unknown option %s\n", a.c_str());
+            usage(stderr);
+            return 2;
+        } else
+            files.push_back(a);
+    }
+    if (files.empty()) {
+        usage(stderr);
+        return 2;
+    }
+
+    try {
+        edgeemo::Recognizer rec(config);
+        const std::vector<std::string> labels = rec.labels();
+        const int rate = rec.sample_rate();
+        int failures = 0;
+        for (const std::string& path : files) {
+            try {
+                Audio audio = read_audio(path);
+                if (audio.sample_rate != rate)
+                    throw edgeemo::Error(EDGEEMO_STATUS_INVALID_SAMPLE_RATE,
+                                         path + " is " + std::to_string(audio.sample_rate) +
+                                             " Hz but the model takes " + std::to_string(rate) +
+                                             " Hz; resample it first (e.g. sox in.wav -r " + std::to_string(rate) +
+                                             " out.wav)");
+                edgeemo::ClipResult r = rec.classify(audio.samples, rate);
+                std::vector<edgeemo::WindowResult> ws;
+                if (windows) ws = rec.classify_windows(audio.samples, rate);
+                if (json) {
+                    std::string o = "{\"file\": " + json_string(path) + ", \"label\": " +
+                                    json_string(labels[r.label_index]) +
+                                    ", \"confidence\": " + num(r.scores[r.label_index]) + ", \"scores\": {";
+                    for (size_t c = 0; c < labels.size(); ++c)
+                        o += (c ? ", " : "") + json_string(labels[c]) + ": " + num(r.scores[c]);
+                    o += "}, \"n_windows\": " + std::to_string(r.n_windows) + ", \"duration_s\": " + num(r.duration_s);
+                    if (r.valence) o += ", \"valence\": " + num(*r.valence) + ", \"arousal\": " + num(*r.arousal);
+                    if (windows) {
+                        o += ", \"windows\": [";
+                        for (size_t w = 0; w < ws.size(); ++w) {
+                            o += (w ? ", " : "") + std::string("{\"start_s\": ") + num(ws[w].start_s) +
+                                 ", \"end_s\": " + num(ws[w].end_s) + ", \"label\": " +
+                                 json_string(labels[ws[w].label_index]) + ", \"scores\": [";
+                            for (size_t c = 0; c < labels.size(); ++c) o += (c ? ", " : "") + num(ws[w].scores[c]);
+                            o += "]}";
+                        }
+                        o += "]";
+                    }
+                    std::printf("%s}\n", o.c_str());
+                } else {
+                    std::printf("%s: %s %.3f (%zu windows, %.2f s)\n", path.c_str(), labels[r.label_index].c_str(),
+                                static_cast<double>(r.scores[r.label_index]), r.n_windows, r.duration_s);
+                    for (size_t c = 0; c < labels.size(); ++c)
+                        std::printf("  %-10s %.4f\n", labels[c].c_str(), static_cast<double>(r.scores[c]));
+                    if (r.valence)
+                        std::printf("  valence %.3f arousal %.3f\n", static_cast<double>(*r.valence),
+                                    static_cast<double>(*r.arousal));
+                    for (const auto& w : ws)
+                        std::printf("  [%7.3f %7.3f] %s %.3f\n", w.start_s, w.end_s, labels[w.label_index].c_str(),
+                                    static_cast<double>(w.scores[w.label_index]));
+                }
+            } catch (const std::exception& e) {
+                ++failures;
+                const edgeemo::Error* ee = dynamic_cast<const edgeemo::Error*>(&e);
+                if (json)
+                    std::printf("{\"file\": %s, \"error\": %s, \"status\": %s}\n", json_string(path).c_str(),
+                                json_string(e.what()).c_str(),
+                                json_string(ee ? edgeemo_status_string(ee->status()) : "IO").c_str());
+                else
+                    std::fprintf(stderr, "edgeemo-classify: %s: %s\n", path.c_str(), e.what());
+            }
+            std::fflush(stdout);
+        }
+        return failures ? 1 : 0;
+    } catch (const edgeemo::Error& e) {
+        std::fprintf(stderr, "edgeemo-classify: %s\n", e.what());
+        return 2;
+    }
+}

@@ -1,0 +1,1 @@
+"""edgeemo.export: ONNX export, INT8 quantization, parity checks and TensorRT (needs edgeemo[export])."""

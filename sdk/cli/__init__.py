@@ -1,0 +1,1 @@
+"""The edgeemo command line (click)."""

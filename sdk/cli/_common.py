@@ -1,0 +1,99 @@
+"""Pieces shared by the CLI commands: the error-handling group, common options, recognizer setup.
+
+Nothing here imports ONNX Runtime, sounddevice, torch or onnx at import time, so ``edgeemo --help``
+stays fast; commands import what they need inside their bodies.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from ..errors import EdgeEmoError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..recognizer import Recognizer
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Exit code of a command that stopped on an :class:`EdgeEmoError` (click's usage errors use 2 too).
+EXIT_ERROR = 2
+#: Exit code of ``classify`` when some (not all-fatal) inputs failed.
+EXIT_SOME_FAILED = 1
+
+PROVIDER_CHOICES = ("cpu", "auto", "cuda", "tensorrt")
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception message folded onto one line."""
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+class EdgeEmoCliError(click.ClickException):
+    """A failure shown as one ``error: ...`` line on stderr, exit code 2, no traceback."""
+
+    exit_code = EXIT_ERROR
+
+    def show(self, file: Any = None) -> None:  # noqa: D102 - click API
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+class EdgeEmoGroup(click.Group):
+    """A click group that turns every :class:`EdgeEmoError` into one ``error:`` line and exit 2.
+
+    With ``--verbose`` the traceback is printed too.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:  # noqa: D102 - click API
+        try:
+            return super().invoke(ctx)
+        except EdgeEmoError as exc:
+            if _verbose(ctx):
+                traceback.print_exception(exc, file=sys.stderr)
+            raise EdgeEmoCliError(one_line(exc)) from exc
+        except KeyboardInterrupt:
+            click.echo("", err=True)
+            ctx.exit(130)
+
+
+def _verbose(ctx: click.Context) -> bool:
+    obj = ctx.find_root().obj
+    return bool(isinstance(obj, dict) and obj.get("verbose"))
+
+
+def fail(message: str) -> EdgeEmoCliError:
+    """Build the CLI's one-line error (raise it)."""
+    return EdgeEmoCliError(message)
+
+
+def model_option(f: F) -> F:
+    """``--model PATH`` (default: the bundled model)."""
+    return click.option(
+        "--model", "-m", "model", type=click.Path(dir_okay=False), default=None,
+        help="ONNX model file (default: the bundled model).",
+    )(f)
+
+
+def runtime_options(f: F) -> F:
+    """``--threads N`` and ``--provider``."""
+    f = click.option(
+        "--provider", type=click.Choice(PROVIDER_CHOICES, case_sensitive=False), default="cpu",
+        show_default=True, help="ONNX Runtime execution provider (auto = TensorRT, CUDA, CPU).",
+    )(f)
+    f = click.option(
+        "--threads", "-t", "threads", type=click.IntRange(min=0), default=1, show_default=True,
+        help="ONNX Runtime intra-op threads (0 = ONNX Runtime's choice).",
+    )(f)
+    return f
+
+
+def make_recognizer(model: str | None, threads: int = 1, provider: str = "cpu") -> Recognizer:
+    """A :class:`~edgeemo.Recognizer` for ``--model/--threads/--provider``."""
+    from ..recognizer import Recognizer
+
+    return Recognizer(model, num_threads=threads, provider=provider.lower())

@@ -1,0 +1,341 @@
+"""Latency and memory profile of a model on this machine (``edgeemo profile``).
+
+What is measured, per model:
+
+* ``session_create_ms``: constructing a :class:`~edgeemo.Recognizer` (read + hash the file, create
+  the ONNX Runtime session, validate the metadata) — what an application pays at start-up;
+* ``first_run_ms``: its first ``classify_batch`` of one window (lazy initialisation, allocations);
+* per window, streaming-style (batch 1), on a second session created with ONNX Runtime's profiler
+  (``SessionOptions.enable_profiling``):
+
+  - ``frontend``: the summed kernel time of the graph nodes whose name starts with the model's
+    ``frontend_node_prefix`` metadata (default ``"frontend/"``): the in-graph log-mel front end;
+  - ``model``: the summed kernel time of every other node;
+  - ``run``: the wall-clock time of ``session.run`` (kernels plus ONNX Runtime's own overhead);
+  - ``postprocess``: the Python work after ``run`` that a :class:`~edgeemo.Stream` does per window
+    (score smoothing and building the :class:`~edgeemo.EmotionResult`);
+  - ``total``: ``run + postprocess``;
+
+  each as p50 / p95 / p99 / mean / max in milliseconds;
+* ``rtf``: real-time factor of streaming, mean ``total`` per window / hop (a stream runs one
+  window per hop; below 1 keeps up with live audio); ``rtf_window``: per window / window length;
+* ``peak_rss_mb``: the process's peak resident memory (``resource.getrusage``; psutil elsewhere).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .recognizer import Recognizer
+
+__all__ = [
+    "DEFAULT_FRONTEND_PREFIX",
+    "StageStats",
+    "ProfileReport",
+    "profile_model",
+    "split_profile",
+    "peak_rss_mb",
+    "plot_latency",
+]
+
+DEFAULT_FRONTEND_PREFIX = "frontend/"
+_KERNEL_SUFFIX = "_kernel_time"
+_WARMUP_RUNS = 3
+
+
+@dataclass(frozen=True)
+class StageStats:
+    """Latency percentiles of one stage, in milliseconds."""
+
+    p50: float
+    p95: float
+    p99: float
+    mean: float
+    min: float
+    max: float
+
+    @classmethod
+    def of(cls, samples_ms: Any) -> StageStats:
+        """Statistics of a sequence of millisecond samples (zeros when empty)."""
+        x = np.asarray(samples_ms, dtype=np.float64)
+        if x.size == 0:
+            return cls(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        p50, p95, p99 = np.percentile(x, [50, 95, 99])
+        return cls(
+            float(p50), float(p95), float(p99), float(x.mean()), float(x.min()), float(x.max())
+        )
+
+
+@dataclass(frozen=True)
+class ProfileReport:
+    """Everything ``edgeemo profile`` measures (see the module docstring)."""
+
+    model: str
+    model_name: str
+    quantization: str | None
+    provider: str
+    num_threads: int
+    window_s: float
+    hop_s: float
+    n_windows: int
+    session_create_ms: float
+    first_run_ms: float
+    frontend: StageStats
+    model_stage: StageStats
+    postprocess: StageStats
+    run: StageStats
+    total: StageStats
+    rtf: float
+    rtf_window: float
+    peak_rss_mb: float
+    frontend_prefix: str
+    frontend_nodes: tuple[str, ...]
+    samples_ms: dict[str, list[float]] = field(default_factory=dict, repr=False, compare=False)
+
+    def to_dict(self, *, samples: bool = False) -> dict[str, Any]:
+        """A JSON-serialisable dict (per-window samples only when asked)."""
+        d = asdict(self)
+        d["stages"] = {
+            "frontend": d.pop("frontend"),
+            "model": d.pop("model_stage"),
+            "postprocess": d.pop("postprocess"),
+            "run": d.pop("run"),
+            "total": d.pop("total"),
+        }
+        d["frontend_nodes"] = list(self.frontend_nodes)
+        if not samples:
+            d.pop("samples_ms")
+        return d
+
+    def to_json(self, *, samples: bool = False) -> str:
+        """:meth:`to_dict` as indented JSON."""
+        return json.dumps(self.to_dict(samples=samples), indent=2)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process in MiB."""
+    try:
+        import resource
+        import sys
+
+        peak = float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+        # Linux reports KiB, macOS bytes.
+        return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0
+    except (ImportError, OSError):  # Windows: no resource module
+        try:
+            import psutil
+
+            info = psutil.Process().memory_info()
+            return float(getattr(info, "peak_wset", info.rss)) / (1024.0 * 1024.0)
+        except ImportError:
+            return float("nan")
+
+
+def split_profile(
+    events: list[dict[str, Any]], prefix: str
+) -> tuple[list[float], list[float], set[str]]:
+    """Per ``model_run`` in an ONNX Runtime profile: (front-end ms, model ms, front-end node names).
+
+    Kernel events (``<node>_kernel_time``) are assigned to the run whose time span contains them.
+    """
+    runs = sorted(
+        (e for e in events if e.get("cat") == "Session" and e.get("name") == "model_run"),
+        key=lambda e: e["ts"],
+    )
+    front = [0.0] * len(runs)
+    model = [0.0] * len(runs)
+    names: set[str] = set()
+    if not runs:
+        return front, model, names
+    bounds = np.array([r["ts"] for r in runs], dtype=np.float64)
+    for e in events:
+        if e.get("cat") != "Node" or not str(e.get("name", "")).endswith(_KERNEL_SUFFIX):
+            continue
+        node = str(e["name"])[: -len(_KERNEL_SUFFIX)]
+        i = int(np.searchsorted(bounds, float(e["ts"]), side="right")) - 1
+        if i < 0 or float(e["ts"]) > runs[i]["ts"] + runs[i]["dur"]:
+            continue
+        ms = float(e.get("dur", 0.0)) / 1000.0
+        if node.startswith(prefix):
+            front[i] += ms
+            names.add(node)
+        else:
+            model[i] += ms
+    return front, model, names
+
+
+def _profiled_session(rec: Recognizer, folder: str) -> Any:
+    """A second ONNX Runtime session on the recognizer's model, with the profiler on."""
+    from ._deps import require
+    from .providers import available_providers, resolve_providers
+
+    ort = require("onnxruntime", purpose="profiling")
+    opts = rec.options
+    providers = resolve_providers(
+        opts.provider, available_providers(), engine_cache_dir=opts.engine_cache_dir,
+        precision=opts.precision, model_sha256=rec.info.sha256,
+    )
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = opts.num_threads
+    so.inter_op_num_threads = 1
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.log_severity_level = 3
+    so.enable_profiling = True
+    so.profile_file_prefix = os.path.join(folder, "edgeemo_profile")
+    return ort.InferenceSession(str(rec.info.path), sess_options=so, providers=providers)
+
+
+def _test_windows(n: int, window: int, sample_rate: int, rng_seed: int = 0) -> np.ndarray:
+    """Speech-like test windows: noise with a slow amplitude envelope (content barely matters)."""
+    rng = np.random.default_rng(rng_seed)
+    t = np.arange(window, dtype=np.float32) / float(sample_rate)
+    envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 3.0 * t)
+    windows: np.ndarray = (rng.normal(0.0, 0.1, size=(n, window)) * envelope).astype(np.float32)
+    return windows
+
+
+def profile_model(
+    model: str | os.PathLike[str] | None = None,
+    *,
+    windows: int = 100,
+    num_threads: int = 1,
+    provider: str = "cpu",
+    frontend_prefix: str | None = None,
+    audio: np.ndarray | None = None,
+) -> ProfileReport:
+    """Profile ``model`` (see the module docstring); ``windows`` timed windows after 3 warm-ups.
+
+    ``audio`` (float32 at the model rate) supplies the windows, cycled; by default speech-like
+    noise is used. ``frontend_prefix`` overrides the model's ``frontend_node_prefix`` metadata.
+    """
+    if int(windows) < 1:
+        raise ConfigError(f"windows must be >= 1, got {windows}")
+    from .recognizer import Recognizer
+    from .smoothing import EMA
+
+    t0 = time.perf_counter()
+    rec = Recognizer(model, num_threads=num_threads, provider=provider)
+    create_ms = (time.perf_counter() - t0) * 1000.0
+    w = rec.window_samples
+    n_total = int(windows) + _WARMUP_RUNS
+    if audio is not None and np.asarray(audio).size >= w:
+        x = np.asarray(audio, dtype=np.float32)
+        starts = [(i * rec.hop_samples) % (x.size - w + 1) for i in range(n_total)]
+        batch = np.stack([x[s : s + w] for s in starts])
+    else:
+        batch = _test_windows(n_total, w, rec.sample_rate)
+    t0 = time.perf_counter()
+    rec.classify_batch(batch[:1])
+    first_ms = (time.perf_counter() - t0) * 1000.0
+
+    prefix = frontend_prefix
+    if prefix is None:
+        prefix = rec.info.metadata.get("frontend_node_prefix", DEFAULT_FRONTEND_PREFIX)
+    outputs = ["probs"] + (["valence_arousal"] if "valence_arousal" in rec.heads else [])
+    run_ms: list[float] = []
+    post_ms: list[float] = []
+    ema = EMA(0.0)
+    with tempfile.TemporaryDirectory(prefix="edgeemo-profile-") as folder:
+        sess = _profiled_session(rec, folder)
+        for i in range(n_total):
+            t0 = time.perf_counter()
+            outs = sess.run(outputs, {"audio": batch[i : i + 1]})
+            t1 = time.perf_counter()
+            # What Stream._drain does per window after the run.
+            p = np.asarray(outs[0], dtype=np.float32)[0].astype(np.float64)
+            v = np.asarray(outs[1], dtype=np.float32)[0].astype(np.float64) if len(outs) > 1 else None
+            sm = ema.update(p if v is None else np.concatenate([p, v]))
+            rec.make_result(
+                sm[: p.size], None if v is None else sm[p.size :],
+                start_s=i * rec.hop_s, end_s=i * rec.hop_s + rec.window_s,
+                speech_prob=1.0, is_speech=True,
+            )
+            t2 = time.perf_counter()
+            run_ms.append((t1 - t0) * 1000.0)
+            post_ms.append((t2 - t1) * 1000.0)
+        trace = sess.end_profiling()
+        with open(trace, encoding="utf-8") as fh:
+            events = json.load(fh)
+    front, model_part, names = split_profile(events, prefix)
+    skip = _WARMUP_RUNS
+    if len(front) != n_total:  # should not happen; keep the last `windows` runs
+        skip = max(0, len(front) - int(windows))
+    front, model_part = front[skip:], model_part[skip:]
+    run_ms, post_ms = run_ms[_WARMUP_RUNS:], post_ms[_WARMUP_RUNS:]
+    total_ms = [r + p for r, p in zip(run_ms, post_ms)]
+    mean_total = float(np.mean(total_ms))
+    return ProfileReport(
+        model=str(rec.info.path),
+        model_name=rec.info.model_name,
+        quantization=rec.info.quantization,
+        provider=rec.provider,
+        num_threads=int(num_threads),
+        window_s=rec.window_s,
+        hop_s=rec.hop_s,
+        n_windows=int(windows),
+        session_create_ms=create_ms,
+        first_run_ms=first_ms,
+        frontend=StageStats.of(front),
+        model_stage=StageStats.of(model_part),
+        postprocess=StageStats.of(post_ms),
+        run=StageStats.of(run_ms),
+        total=StageStats.of(total_ms),
+        rtf=mean_total / 1000.0 / rec.hop_s,
+        rtf_window=mean_total / 1000.0 / rec.window_s,
+        peak_rss_mb=peak_rss_mb(),
+        frontend_prefix=prefix,
+        frontend_nodes=tuple(sorted(names)),
+        samples_ms={
+            "frontend": front, "model": model_part, "postprocess": post_ms, "run": run_ms,
+            "total": total_ms,
+        },
+    )
+
+
+def plot_latency(report: ProfileReport, path: str | os.PathLike[str]) -> Path:
+    """Save a histogram of the per-window latencies by stage as a PNG (needs matplotlib)."""
+    from ._deps import require
+
+    matplotlib = require("matplotlib", purpose="edgeemo profile --plot")
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+    samples = report.samples_ms
+    # Up to 1.2 x the total's p99: rare outliers are gathered in the last bin.
+    hi = report.total.p99 * 1.2 if report.total.p99 > 0 else 1.0
+    bins = np.linspace(0.0, hi, 50)
+    for key, colour in (
+        ("frontend", "tab:blue"), ("model", "tab:orange"), ("postprocess", "tab:green"),
+        ("total", "tab:red"),
+    ):
+        values = samples.get(key) or []
+        if values and max(values) > 0:
+            ax.hist(
+                np.clip(values, 0.0, hi), bins=bins.tolist(), alpha=0.55, color=colour,
+                label=f"{key} (p50 {np.median(values):.3f} ms)",
+            )
+    ax.axvline(report.total.p95, color="tab:red", linestyle="--", linewidth=1, label="total p95")
+    ax.set_xlabel(f"milliseconds per window (max {report.total.max:.2f} ms, clipped at {hi:.2f})")
+    ax.set_ylabel("windows")
+    ax.set_title(
+        f"{report.model_name} · {report.provider} · {report.num_threads} thread(s) · "
+        f"RTF {report.rtf:.4f}", fontsize=9,
+    )
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    out = Path(path)
+    fig.savefig(out)
+    plt.close(fig)
+    return out

@@ -1,0 +1,265 @@
+"""The :class:`Recognizer`: one loaded model, shareable across threads and streams."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .audio import load_audio, prepare_clip
+from .errors import AudioFormatError, ModelError, ModelMetadataError
+from .model import ModelInfo, load_model
+from .options import RecognizerOptions, StreamOptions
+from .results import EmotionResult, Timing, WindowScores
+from .vad import DEFAULT_THRESHOLD, speech_ratio
+
+if TYPE_CHECKING:
+    from .stream import Stream
+
+__all__ = ["Recognizer", "clip_window_starts", "MAX_BATCH"]
+
+logger = logging.getLogger("edgeemo")
+
+MAX_BATCH = 32
+"""Windows per ``session.run`` call (bounds memory on long clips)."""
+
+
+def clip_window_starts(n: int, window: int, hop: int) -> list[int]:
+    """Window starts for a whole clip of ``n`` samples (docs/model_contract.md, "Windows").
+
+    Every ``hop`` samples; the last window is aligned to the end of the clip; a clip shorter than
+    one window gives the single start 0 (that window is zero-padded).
+    """
+    if n <= window:
+        return [0]
+    starts = list(range(0, n - window + 1, hop))
+    if starts[-1] + window < n:
+        starts.append(n - window)
+    return starts
+
+
+class Recognizer:
+    """Speech emotion recognition with one edgeemo ONNX model.
+
+    Args:
+        model: path of an ``.onnx`` file following docs/model_contract.md; ``None`` loads the
+            bundled default model (:func:`edgeemo.default_model_path`).
+        options: a :class:`RecognizerOptions`, a dict of its fields, or ``None``.
+        **overrides: individual option fields, e.g. ``num_threads=2, provider="auto"``.
+
+    Raises :class:`ModelNotFoundError`, :class:`ModelLoadError`, :class:`ModelMetadataError`,
+    :class:`ProviderError`, :class:`ConfigError` or :class:`MissingDependencyError` (no
+    onnxruntime). One recognizer may serve many streams and threads at once (ONNX Runtime's
+    ``run`` is thread-safe); each :class:`Stream` holds its own state.
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str] | None = None,
+        *,
+        options: RecognizerOptions | dict[str, Any] | None = None,
+        **overrides: Any,
+    ) -> None:
+        self.options = RecognizerOptions.from_any(options, **overrides)
+        self._session, self._info = load_model(model, self.options)
+        self._outputs = ["probs"]
+        if "valence_arousal" in self._info.heads:
+            self._outputs.append("valence_arousal")
+        self._timings = Timing()
+
+    # -- model facts ----------------------------------------------------------------------
+    @property
+    def info(self) -> ModelInfo:
+        """All metadata of the model plus its path, size, hash and input/output names."""
+        return self._info
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Category labels, in the order of the model's ``probs`` output."""
+        return self._info.labels
+
+    @property
+    def sample_rate(self) -> int:
+        """The model's sample rate in Hz (input is resampled to it)."""
+        return self._info.sample_rate
+
+    @property
+    def window_samples(self) -> int:
+        """Samples per model window."""
+        return self._info.window_samples
+
+    @property
+    def hop_samples(self) -> int:
+        """Default hop between stream windows, in samples."""
+        return self._info.hop_samples
+
+    @property
+    def window_s(self) -> float:
+        """Window length in seconds."""
+        return self._info.window_s
+
+    @property
+    def hop_s(self) -> float:
+        """Default hop in seconds."""
+        return self._info.hop_s
+
+    @property
+    def min_samples(self) -> int:
+        """Shortest clip (at the model rate) that :meth:`classify` accepts."""
+        return self._info.min_samples
+
+    @property
+    def heads(self) -> tuple[str, ...]:
+        """Output heads, e.g. ``("categories", "valence_arousal")``."""
+        return self._info.heads
+
+    @property
+    def provider(self) -> str:
+        """The execution provider ONNX Runtime actually uses, e.g. ``"CPUExecutionProvider"``."""
+        return str(self._session.get_providers()[0])
+
+    @property
+    def timings(self) -> Timing:
+        """Timing of the last ``classify``/``classify_batch``/stream ``results`` call (any thread)."""
+        return self._timings
+
+    def __repr__(self) -> str:
+        return (
+            f"Recognizer(model={self._info.path.name!r}, provider={self.provider!r}, "
+            f"labels={len(self.labels)}, window_s={self.window_s:g})"
+        )
+
+    # -- inference ------------------------------------------------------------------------
+    def _run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, float]:
+        """Run the model on float32 ``[N, window]``: (probs, valence_arousal or None, model ms)."""
+        n_labels = len(self._info.labels)
+        probs: list[np.ndarray] = []
+        vas: list[np.ndarray] = []
+        t0 = time.perf_counter()
+        for i in range(0, x.shape[0], MAX_BATCH):
+            try:
+                outs = self._session.run(self._outputs, {"audio": x[i : i + MAX_BATCH]})
+            except Exception as exc:  # ORT's own exception types
+                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+                raise ModelError(f"model {self._info.path.name} failed to run: {reason}") from None
+            p = np.asarray(outs[0], dtype=np.float32)
+            if p.ndim != 2 or p.shape[1] != n_labels:
+                raise ModelMetadataError(
+                    f"model {self._info.path.name}: output 'probs' has shape {p.shape} but the "
+                    f"metadata lists {n_labels} labels; re-export the model with `edgeemo export`"
+                )
+            probs.append(p)
+            if len(outs) > 1:
+                vas.append(np.asarray(outs[1], dtype=np.float32).reshape(p.shape[0], 2))
+        model_ms = (time.perf_counter() - t0) * 1000.0
+        if not probs:
+            empty_va = np.zeros((0, 2), np.float32) if len(self._outputs) > 1 else None
+            return np.zeros((0, n_labels), np.float32), empty_va, model_ms
+        va = np.concatenate(vas) if vas else None
+        return np.concatenate(probs), va, model_ms
+
+    def classify_batch(self, windows: np.ndarray) -> WindowScores:
+        """Low level: model outputs for float32 windows ``[N, window_samples]`` at the model rate.
+
+        No resampling, conversion or voice-activity gating; only the shape is checked
+        (:class:`AudioFormatError`).
+        """
+        x = np.asarray(windows)
+        if x.ndim != 2 or x.shape[1] != self.window_samples or x.dtype.kind not in "fiu":
+            raise AudioFormatError(
+                f"classify_batch expects float32 windows of shape [N, {self.window_samples}], not "
+                f"{x.dtype} {x.shape}; use classify() for clips of any length"
+            )
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        probs, va, model_ms = self._run(x)
+        self._timings = Timing(model_ms=model_ms, n_windows=int(x.shape[0]))
+        return WindowScores(probs=probs, valence_arousal=va)
+
+    def make_result(
+        self,
+        probs: np.ndarray,
+        va: np.ndarray | None,
+        *,
+        start_s: float,
+        end_s: float,
+        speech_prob: float,
+        is_speech: bool,
+    ) -> EmotionResult:
+        """Build an :class:`EmotionResult` from one probability vector (and valence/arousal).
+
+        Public helper for code that runs windows itself (streams, profiling): ``probs`` is in
+        :attr:`labels` order, ``va`` is ``(valence, arousal)`` or ``None``.
+        """
+        i = int(np.argmax(probs))
+        return EmotionResult(
+            label=self.labels[i],
+            confidence=float(probs[i]),
+            scores={lab: float(v) for lab, v in zip(self.labels, probs)},
+            start_s=float(start_s),
+            end_s=float(end_s),
+            speech_prob=float(speech_prob),
+            is_speech=bool(is_speech),
+            valence=None if va is None else float(va[0]),
+            arousal=None if va is None else float(va[1]),
+        )
+
+    def classify(self, wave: np.ndarray, sample_rate: int) -> EmotionResult:
+        """Emotion of a whole clip: the mean of the model's window probabilities.
+
+        ``wave`` may be 1-D mono or 2-D (samples, channels)/(channels, samples) with up to 8
+        channels, float (in [-1, 1]) or int PCM, at any rate in [8000, 192000] Hz. It is down-mixed,
+        resampled to :attr:`sample_rate` and cut into windows every :attr:`hop_samples` (the last
+        aligned to the end; a clip shorter than a window is zero-padded). ``speech_prob`` is the
+        clip's fraction of speech frames; ``is_speech`` compares it with the default
+        ``min_speech_ratio`` (0.2). Raises :class:`AudioError` subclasses for unusable input.
+        """
+        t0 = time.perf_counter()
+        x = prepare_clip(wave, sample_rate, self.sample_rate, self.min_samples)
+        ratio = speech_ratio(x, self.sample_rate, DEFAULT_THRESHOLD)
+        w = self.window_samples
+        n_real = x.size
+        if n_real < w:
+            x = np.concatenate([x, np.zeros(w - n_real, np.float32)])
+        starts = clip_window_starts(x.size, w, self.hop_samples)
+        view = np.lib.stride_tricks.sliding_window_view(x, w)
+        pre_ms = (time.perf_counter() - t0) * 1000.0
+        prob_sum = np.zeros(len(self.labels), np.float64)
+        va_sum = np.zeros(2, np.float64)
+        model_ms = 0.0
+        has_va = "valence_arousal" in self.heads
+        for i in range(0, len(starts), MAX_BATCH):
+            batch = np.ascontiguousarray(view[starts[i : i + MAX_BATCH]], dtype=np.float32)
+            probs, va, ms = self._run(batch)
+            model_ms += ms
+            prob_sum += probs.sum(axis=0, dtype=np.float64)
+            if va is not None:
+                va_sum += va.sum(axis=0, dtype=np.float64)
+        t1 = time.perf_counter()
+        n = len(starts)
+        result = self.make_result(
+            prob_sum / n,
+            va_sum / n if has_va else None,
+            start_s=0.0,
+            end_s=n_real / self.sample_rate,
+            speech_prob=ratio,
+            is_speech=ratio >= StreamOptions().min_speech_ratio,
+        )
+        post_ms = (time.perf_counter() - t1) * 1000.0
+        self._timings = Timing(model_ms=model_ms, post_ms=post_ms, pre_ms=pre_ms, n_windows=n)
+        return result
+
+    def classify_file(self, path: str | os.PathLike[str]) -> EmotionResult:
+        """:meth:`classify` on an audio file read with :func:`edgeemo.load_audio`."""
+        wave, sr = load_audio(path)
+        return self.classify(wave, sr)
+
+    def create_stream(
+        self, options: StreamOptions | dict[str, Any] | None = None, **overrides: Any
+    ) -> Stream:
+        """A new :class:`Stream` on this recognizer (options as a :class:`StreamOptions` or dict)."""
+        from .stream import Stream
+
+        return Stream(self, StreamOptions.from_any(options, **overrides))

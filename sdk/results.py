@@ -1,0 +1,109 @@
+"""Result types: frozen dataclasses returned by the recognizer and streams."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+__all__ = ["EmotionResult", "WindowScores", "Timing"]
+
+
+def _rebuild_result(kwargs: dict[str, Any]) -> EmotionResult:
+    return EmotionResult(**kwargs)
+
+
+@dataclass(frozen=True)
+class EmotionResult:
+    """The emotion of one window (streams) or of a whole clip (``classify``).
+
+    Attributes:
+        label: the most likely label.
+        confidence: its probability.
+        scores: read-only mapping label -> probability (sums to 1), in the model's label order.
+        start_s, end_s: the span this result covers, in seconds from the start of the input.
+        speech_prob: fraction of the span's 30 ms frames the voice-activity gate judged speech
+            (``1.0`` when the gate is off).
+        is_speech: ``False`` when ``speech_prob`` is below the stream's ``min_speech_ratio``; such a
+            stream result repeats the last speech result's label and scores (see :class:`Stream`).
+        valence, arousal: in [-1, 1] when the model has a ``valence_arousal`` head, else ``None``.
+    """
+
+    label: str
+    confidence: float
+    scores: Mapping[str, float] = field(hash=False)
+    start_s: float
+    end_s: float
+    speech_prob: float
+    is_speech: bool
+    valence: float | None = None
+    arousal: float | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.scores, MappingProxyType):
+            object.__setattr__(
+                self, "scores", MappingProxyType({str(k): float(v) for k, v in self.scores.items()})
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict (plain floats, ``scores`` as a dict)."""
+        return {
+            "label": self.label,
+            "confidence": float(self.confidence),
+            "scores": {k: float(v) for k, v in self.scores.items()},
+            "start_s": float(self.start_s),
+            "end_s": float(self.end_s),
+            "speech_prob": float(self.speech_prob),
+            "is_speech": bool(self.is_speech),
+            "valence": None if self.valence is None else float(self.valence),
+            "arousal": None if self.arousal is None else float(self.arousal),
+        }
+
+    def __reduce__(self) -> tuple[Any, ...]:  # MappingProxyType itself cannot be pickled
+        return (_rebuild_result, (self.to_dict(),))
+
+
+@dataclass(frozen=True, eq=False)
+class WindowScores:
+    """Raw model outputs for a batch of windows (read-only arrays).
+
+    Attributes:
+        probs: float32 ``[N, n_labels]`` softmax probabilities.
+        valence_arousal: float32 ``[N, 2]`` or ``None`` when the model has no such head.
+    """
+
+    probs: np.ndarray
+    valence_arousal: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        self.probs.setflags(write=False)
+        if self.valence_arousal is not None:
+            self.valence_arousal.setflags(write=False)
+
+    def __len__(self) -> int:
+        return int(self.probs.shape[0])
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Wall-clock cost of the last call, in milliseconds.
+
+    Attributes:
+        model_ms: ONNX Runtime ``session.run`` time.
+        post_ms: averaging, smoothing and building results.
+        pre_ms: validation, conversion, resampling, voice-activity detection.
+        n_windows: windows the model ran on.
+    """
+
+    model_ms: float = 0.0
+    post_ms: float = 0.0
+    pre_ms: float = 0.0
+    n_windows: int = 0
+
+    @property
+    def total_ms(self) -> float:
+        """Sum of the stages."""
+        return self.pre_ms + self.model_ms + self.post_ms

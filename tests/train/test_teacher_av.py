@@ -1,0 +1,121 @@
+"""The audio+video teacher on a real subset of ravdess + ravdess_visual (one short epoch)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from edgeemo.errors import ConfigError
+from edgeemo.train.data import RAVDESS_LABELS, load_ravdess, select
+from edgeemo.train.experiments import fold_split, subset_per_actor
+from edgeemo.train.models.teacher_av import TeacherAV, TeacherConfig
+from edgeemo.train.teacher_features import build_teacher_inputs
+from edgeemo.train.teacher_trainer import TeacherTrainConfig, TeacherTrainer, load_teacher, predict_teacher
+from edgeemo.train.visual import clip_key, load_visual_table, visual_features
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def tiny(data_root: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """8 clips from each of actors 1, 5, 9 (train) and 13 (dev); eGeMAPS cached in a temp folder."""
+    cache = tmp_path_factory.mktemp("cache")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("EDGEEMO_CACHE", str(cache))
+    utts = subset_per_actor([u for u in load_ravdess(data_root) if u.actor in (1, 5, 9, 13)], 8)
+    inputs = build_teacher_inputs(utts, RAVDESS_LABELS, visual_root=data_root / "ravdess_visual")
+    yield utts, inputs, cache
+    mp.undo()
+
+
+def test_visual_rows_match_the_manifest(data_root: Path) -> None:
+    table = load_visual_table(data_root / "ravdess_visual")
+    assert len(table) == 1200
+    with np.load(data_root / "ravdess_visual" / "features" / "Actor_01.npz") as npz:
+        row0 = npz["au_dynamic"][0]
+        assert str(npz["names"][0]) == "01-01-01-01-01-01-01"
+    utt = next(u for u in load_ravdess(data_root) if clip_key(u.path) == "03-01-01-01-01-01-01")
+    np.testing.assert_array_equal(visual_features([utt], table=table)[0], row0)
+    fake = type(utt)(path=Path("nowhere/03-01-01-01-01-01-99.flac"), label="neutral", speaker="x", actor=99,
+                     split="train", fold=0)
+    with pytest.raises(ConfigError):
+        visual_features([fake], table=table)
+
+
+def test_egemaps_cached_per_clip(tiny) -> None:  # type: ignore[no-untyped-def]
+    utts, inputs, cache = tiny
+    files = list((cache / "egemaps").rglob("*.npy"))
+    assert len(files) == len({f.stem for f in files}) >= len(utts) - 1  # one byte-duplicate clip may share
+    assert inputs.egemaps.shape == (len(utts), 88) and np.isfinite(inputs.egemaps).all()
+
+
+@pytest.mark.parametrize("fusion", ["concat", "attention", "shift"])
+def test_fusions_and_missing_video(fusion: str) -> None:
+    torch.manual_seed(0)
+    cfg = TeacherConfig(labels=RAVDESS_LABELS, fusion=fusion, audio_channels=(16, 16), hidden=32, heads=4)
+    model = TeacherAV(cfg).eval()
+    feats = model.normalize(torch.randn(3, 64, 298))
+    out = model.forward_features(feats, torch.randn(3, 88), torch.randn(3, 35))
+    assert out["logits"].shape == (3, 8) and out["embedding"].shape == (3, 32)
+    assert {"embedding_audio", "embedding_visual", "logits_audio", "logits_visual"} <= set(out)
+    # video removed (None) == video given but flagged absent: both use the learned "missing" vector
+    assert torch.allclose(model.forward_features(feats, out["embedding_audio"].new_zeros(3, 88), None)["logits"],
+                          model.forward_features(feats, out["embedding_audio"].new_zeros(3, 88), torch.randn(3, 35),
+                                                 video_present=torch.zeros(3, dtype=torch.bool))["logits"])
+    audio_only = TeacherAV(TeacherConfig(labels=RAVDESS_LABELS, use_visual=False, audio_channels=(16,), hidden=32))
+    assert "embedding_visual" not in audio_only.eval().forward_features(feats, torch.randn(3, 88))
+
+
+def test_bad_teacher_config() -> None:
+    with pytest.raises(ConfigError):
+        TeacherConfig(labels=RAVDESS_LABELS, fusion="sum")
+    with pytest.raises(ConfigError):
+        TeacherConfig(labels=RAVDESS_LABELS, use_logmel=False, use_egemaps=False)
+
+
+def test_av_teacher_one_epoch_on_real_data(tiny, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    utts, inputs, _ = tiny
+    train = inputs.select_utterances([u for u in utts if u.actor != 13])
+    dev = inputs.select_utterances([u for u in utts if u.actor == 13])
+    mcfg = TeacherConfig(labels=RAVDESS_LABELS, fusion="attention", audio_channels=(32, 32), hidden=64)
+    tcfg = TeacherTrainConfig(out_dir=str(tmp_path / "t"), epochs=1, batch_size=8)
+    result = TeacherTrainer(mcfg, tcfg, train, dev).fit()
+    assert result.best_epoch == 0 and 0.0 <= result.dev.ua <= 1.0
+    model, std, config = load_teacher(result.best_dir)
+    assert config["kind"] == "teacher_av" and config["train_speakers"] == ["ravdess_01", "ravdess_05", "ravdess_09"]
+    # standardisation fitted on the training rows only
+    np.testing.assert_allclose(std.visual.mean, train.visual.mean(axis=0), rtol=1e-5, atol=1e-6)
+    out = predict_teacher(model, std, dev)
+    assert out["probs"].shape == (len(dev), 8) and np.allclose(out["probs"].sum(axis=1), 1, atol=1e-5)
+    no_video = predict_teacher(model, std, dev, with_video=False)
+    assert not np.allclose(out["probs"], no_video["probs"])
+    center = predict_teacher(model, std, dev, crop="center")
+    assert center["embedding"].shape == out["embedding"].shape
+    # same configuration again: returns the finished run without training
+    again = TeacherTrainer(mcfg, tcfg, train, dev).fit()
+    assert again.seconds == 0.0 and again.best_epoch == result.best_epoch
+    with pytest.raises(ConfigError):
+        TeacherTrainer(mcfg, TeacherTrainConfig(out_dir=str(tmp_path / "t"), epochs=2), train, dev).fit()
+
+
+def test_fold_split() -> None:
+    assert fold_split(0) == ((2, 3, 4), 1, 0)
+    assert fold_split(4) == ((1, 2, 3), 0, 4)
+    with pytest.raises(ConfigError):
+        fold_split(5)
+
+
+def test_masked_teacher_trains(tiny, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from edgeemo.train.masking import MaskingConfig
+
+    utts, inputs, _ = tiny
+    train = inputs.select_utterances(select(utts, folds=(0, 1)))
+    dev = inputs.select_utterances(select(utts, folds=(2,)))
+    mcfg = TeacherConfig(labels=RAVDESS_LABELS, fusion="shift", audio_channels=(16,), hidden=32, use_logmel=True)
+    tcfg = TeacherTrainConfig(out_dir=str(tmp_path / "m"), epochs=1, batch_size=8, select_without_video=True,
+                              masking=MaskingConfig(modality_dropout=0.2))
+    result = TeacherTrainer(mcfg, tcfg, train, dev).fit()
+    assert (result.best_dir / "config.json").is_file()

@@ -1,0 +1,1 @@
+"""edgeemo.train: data, front end, teachers, students and distillation (needs edgeemo[train])."""

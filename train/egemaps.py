@@ -1,0 +1,90 @@
+"""openSMILE eGeMAPS v02 functionals (88 per clip), cached per clip on disk.
+
+The cache lives under ``$EDGEEMO_CACHE`` (default ``~/.cache/edgeemo``), never in the repository:
+``<cache>/egemaps/eGeMAPSv02/<sha1 of the clip's bytes>.npy``. Keying by content means a moved or
+renamed data folder still hits the cache, and a changed file never returns stale features.
+Extraction costs about 60-75 ms per 3.7 s clip on one core, so a cold RAVDESS pass is ~1.5 min.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from edgeemo.errors import MissingDependencyError
+
+from .data import Utterance, read_audio
+
+EGEMAPS_DIM = 88
+FEATURE_SET = "eGeMAPSv02"
+
+
+def cache_root() -> Path:
+    """``$EDGEEMO_CACHE`` or ``~/.cache/edgeemo``."""
+    env = os.environ.get("EDGEEMO_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "edgeemo"
+
+
+def file_digest(path: str | os.PathLike[str]) -> str:
+    """SHA-1 of a file's bytes (the per-clip cache key)."""
+    h = hashlib.sha1()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _smile():  # type: ignore[no-untyped-def]
+    try:
+        import opensmile
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise MissingDependencyError(
+            'eGeMAPS features need opensmile: pip install "edgeemo[train]"'
+        ) from exc
+    return opensmile.Smile(
+        feature_set=opensmile.FeatureSet.eGeMAPSv02, feature_level=opensmile.FeatureLevel.Functionals
+    )
+
+
+def _atomic_save_npy(path: Path, array: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.npy")
+    np.save(tmp, array)
+    os.replace(tmp, path)
+
+
+def egemaps_features(
+    utterances: Sequence[Utterance],
+    *,
+    cache_dir: str | os.PathLike[str] | None = None,
+    sample_rate: int = 16000,
+    progress: bool = False,
+) -> np.ndarray:
+    """``[n, 88]`` float32 eGeMAPS functionals of each clip, computed once and then read from disk."""
+    folder = Path(cache_dir) if cache_dir is not None else cache_root()
+    folder = folder / "egemaps" / FEATURE_SET
+    out = np.zeros((len(utterances), EGEMAPS_DIM), dtype=np.float32)
+    smile = None
+    items = range(len(utterances))
+    if progress:
+        from tqdm import tqdm
+
+        items = tqdm(items, desc="eGeMAPS", unit="clip", leave=False)
+    for i in items:
+        path = folder / f"{file_digest(utterances[i].path)}.npy"
+        if path.is_file():
+            out[i] = np.load(path)
+            continue
+        if smile is None:
+            smile = _smile()
+        wave = read_audio(utterances[i].path, sample_rate)
+        values = smile.process_signal(wave, sample_rate).to_numpy(dtype=np.float32).reshape(-1)
+        if values.shape[0] != EGEMAPS_DIM:  # pragma: no cover - opensmile contract
+            raise RuntimeError(f"openSMILE returned {values.shape[0]} eGeMAPS values, expected {EGEMAPS_DIM}")
+        _atomic_save_npy(path, values)
+        out[i] = values
+    return out

@@ -1,0 +1,424 @@
+"""The teacher / student / distillation comparison over the five RAVDESS actor folds.
+
+``python -m edgeemo.train.experiments --out docs/results`` runs every configuration in
+:data:`SPECS` on folds 0-4 (fold k: test = k, dev = (k + 1) % 5 picks the epoch, train = the other
+three) with fixed seeds, and writes ``docs/results.md``, ``docs/results.json`` and PNG plots in
+``docs/results/``. Each finished (configuration, fold) is stored in ``docs/results/fold_results.json``
+under a key that includes a hash of its settings, so an interrupted run resumes and a run with
+other settings never reuses a stale number. Student runs also resume inside a fold from their
+last checkpoint. Checkpoints go to ``--runs`` (default ``runs/experiments``, not in git).
+
+``--configs``, ``--folds`` and ``--epochs`` (or ``--teacher-epochs`` / ``--student-epochs``) run a
+subset; ``--clips-per-actor`` and ``--max-steps`` make a smoke run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeemo.errors import ConfigError, EdgeEmoError
+
+from .checkpoint import atomic_write_text
+from .data import RAVDESS_LABELS, Utterance, load_ravdess, select
+
+log = logging.getLogger("edgeemo.train.experiments")
+N_FOLDS = 5
+
+
+def fold_split(k: int, n_folds: int = N_FOLDS) -> tuple[tuple[int, ...], int, int]:
+    """``(train folds, dev fold, test fold)`` for outer fold ``k``."""
+    if not 0 <= k < n_folds:
+        raise ConfigError(f"fold must be in 0..{n_folds - 1}, got {k}")
+    dev = (k + 1) % n_folds
+    return tuple(f for f in range(n_folds) if f not in (k, dev)), dev, k
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One row of the comparison."""
+
+    name: str
+    kind: str  # "teacher" or "student"
+    description: str
+    teacher: dict[str, Any] = field(default_factory=dict)  # TeacherConfig overrides
+    teacher_train: dict[str, Any] = field(default_factory=dict)  # TeacherTrainConfig overrides
+    eval_with_video: bool = True
+    distill: dict[str, Any] | None = None  # DistillConfig fields (students only)
+    teacher_ref: str = "teacher_av"  # the teacher a distilled student learns from
+
+
+_MASKING = {"p_none": 0.4, "p_audio": 0.1, "p_video": 0.3, "p_span": 0.2, "audio_span_frames": 25,
+            "audio_span_count": 2, "video_span_dims": 5, "video_span_count": 1, "modality_dropout": 0.1}
+
+SPECS: tuple[Spec, ...] = (
+    Spec("teacher_av", "teacher", "A+V teacher: log-mel CNN + eGeMAPS + AU, cross-modal attention + gate",
+         teacher={"fusion": "attention"}),
+    Spec("teacher_av_concat", "teacher", "A+V teacher, concat fusion", teacher={"fusion": "concat"}),
+    Spec("teacher_av_shift", "teacher", "A+V teacher, TelME-style audio-led modality shift",
+         teacher={"fusion": "shift"}),
+    Spec("teacher_audio", "teacher", "audio-only teacher: log-mel CNN + eGeMAPS (same class, visual off)",
+         teacher={"use_visual": False}),
+    Spec("masked_av_no_video", "teacher",
+         "A+V teacher trained with Bridging-Modalities scenarios + random modality masking, "
+         "dev selection and test with video removed (COGMEN-Mask-style speech-only model)",
+         teacher={"fusion": "attention"}, teacher_train={"masking": _MASKING, "select_without_video": True},
+         eval_with_video=False),
+    Spec("student", "student", "student alone (hard labels, the trainer's defaults)"),
+    Spec("student_kd", "student", "student + logit KD (T 2)", distill={"kd_weight": 1.0, "temperature": 2.0}),
+    Spec("student_triplet", "student", "student + triplet loss (margin 0.2, cosine)",
+         distill={"triplet_weight": 1.0, "triplet_margin": 0.2}),
+    Spec("student_telme_response", "student", "student + TelME response loss (DIST, tau 4)",
+         distill={"response_weight": 1.0, "response_temperature": 4.0}),
+    Spec("student_telme_feature", "student", "student + TelME feature loss (similarity KL, T 1)",
+         distill={"feature_weight": 1.0, "feature_temperature": 1.0}),
+    Spec("student_dmd", "student", "student + DMD-style shared/specific graph distillation",
+         distill={"dmd_weight": 1.0}),
+    Spec("student_best", "student",
+         "student + triplet + TelME feature + TelME response, confidence-weighted (a-priori combination)",
+         distill={"triplet_weight": 1.0, "feature_weight": 1.0, "response_weight": 0.5, "weighting": "confidence"}),
+)
+SPEC_BY_NAME = {s.name: s for s in SPECS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What every (configuration, fold) of a run shares."""
+
+    teacher_epochs: int = 40
+    student_epochs: int = 60
+    clips_per_actor: int | None = None
+    max_steps: int | None = None
+    seed: int = 0
+    threads: int = 1
+    crossfit: bool = False
+
+
+def subset_per_actor(utts: Sequence[Utterance], n: int | None) -> list[Utterance]:
+    """At most ``n`` clips per actor, taken round-robin over labels (deterministic)."""
+    if n is None:
+        return list(utts)
+    out: list[Utterance] = []
+    by_actor: dict[int, dict[str, list[Utterance]]] = {}
+    for u in utts:
+        by_actor.setdefault(u.actor, {}).setdefault(u.label, []).append(u)
+    for actor in sorted(by_actor):
+        queues = [list(by_actor[actor][lab]) for lab in sorted(by_actor[actor])]
+        taken = 0
+        while taken < n and any(queues):
+            for q in queues:
+                if q and taken < n:
+                    out.append(q.pop(0))
+                    taken += 1
+    return out
+
+
+def _hash(obj: Any) -> str:
+    return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+class Runner:
+    """Runs (configuration, fold) pairs, caching each result."""
+
+    def __init__(self, out: Path, runs: Path, settings: Settings, data_root: str | None = None) -> None:
+        self.out, self.runs, self.settings = out, runs, settings
+        self.cache_file = out / "fold_results.json"
+        self.results: dict[str, Any] = json.loads(self.cache_file.read_text()) if self.cache_file.is_file() else {}
+        self.utts = subset_per_actor(
+            [u for u in load_ravdess(data_root) if u.fold < N_FOLDS], settings.clips_per_actor
+        )
+        self._inputs = None
+
+    # ------------------------------------------------------------------ keys
+    def key(self, spec: Spec, fold: int) -> str:
+        s = asdict(self.settings)
+        relevant = {k: s[k] for k in ("clips_per_actor", "seed", "crossfit")}
+        if spec.kind == "teacher" or spec.distill is not None:
+            relevant["teacher_epochs"] = s["teacher_epochs"]
+        if spec.kind == "student":
+            relevant.update(student_epochs=s["student_epochs"], max_steps=s["max_steps"])
+        spec_part = asdict(spec)
+        spec_part.pop("description")
+        if spec.distill is not None:
+            spec_part["teacher_spec"] = asdict(SPEC_BY_NAME[spec.teacher_ref])
+        return f"{spec.name}|fold{fold}|{_hash([spec_part, relevant])}"
+
+    def _save(self) -> None:
+        atomic_write_text(self.cache_file, json.dumps(self.results, indent=1, sort_keys=True))
+
+    # ------------------------------------------------------------------ data
+    def inputs(self):  # type: ignore[no-untyped-def]
+        if self._inputs is None:
+            from .teacher_features import build_teacher_inputs
+
+            print(f"computing teacher inputs for {len(self.utts)} clips (log-mel, eGeMAPS, AUs) ...", flush=True)
+            self._inputs = build_teacher_inputs(self.utts, RAVDESS_LABELS)
+        return self._inputs
+
+    def split(self, fold: int) -> tuple[list[Utterance], list[Utterance], list[Utterance]]:
+        train, dev, test = fold_split(fold)
+        return select(self.utts, folds=train), select(self.utts, folds=(dev,)), select(self.utts, folds=(test,))
+
+    # ------------------------------------------------------------------ teachers
+    def teacher_configs(self, spec: Spec):  # type: ignore[no-untyped-def]
+        from .models.teacher_av import TeacherConfig
+        from .teacher_trainer import TeacherTrainConfig
+
+        mcfg = TeacherConfig(labels=RAVDESS_LABELS, **spec.teacher)
+        tcfg = TeacherTrainConfig.from_dict({
+            "epochs": self.settings.teacher_epochs, "seed": self.settings.seed,
+            "num_threads": self.settings.threads, **spec.teacher_train,
+        })
+        return mcfg, tcfg
+
+    def train_teacher(self, spec: Spec, fold: int, train: list[Utterance], dev: list[Utterance], tag: str = ""):  # type: ignore[no-untyped-def]
+        from .teacher_trainer import TeacherTrainer
+
+        mcfg, tcfg = self.teacher_configs(spec)
+        folder = self.runs / f"{spec.name}-{_hash([asdict(spec), self.settings.teacher_epochs, self.settings.clips_per_actor, self.settings.seed])}" / f"fold{fold}{tag}"
+        tcfg = replace(tcfg, out_dir=str(folder))
+        inp = self.inputs()
+        return TeacherTrainer(mcfg, tcfg, inp.select_utterances(train), inp.select_utterances(dev)).fit()
+
+    def run_teacher(self, spec: Spec, fold: int) -> dict[str, Any]:
+        from .metrics import score
+        from .teacher_trainer import load_teacher, predict_teacher
+
+        train, dev, test = self.split(fold)
+        result = self.train_teacher(spec, fold, train, dev)
+        model, std, _ = load_teacher(result.best_dir)
+        test_inp = self.inputs().select_utterances(test)
+        row: dict[str, Any] = {"dev": result.dev.to_dict(), "best_epoch": result.best_epoch}
+        probs = predict_teacher(model, std, test_inp, with_video=spec.eval_with_video)["probs"]
+        row["test"] = score(test_inp.y, probs.argmax(1), len(RAVDESS_LABELS)).to_dict()
+        if model.cfg.use_visual and not spec.eval_with_video:
+            probs_v = predict_teacher(model, std, test_inp, with_video=True)["probs"]
+            row["test_with_video"] = score(test_inp.y, probs_v.argmax(1), len(RAVDESS_LABELS)).to_dict()
+        return row
+
+    # ------------------------------------------------------------------ students
+    def run_student(self, spec: Spec, fold: int) -> dict[str, Any]:
+        import torch
+
+        from .checkpoint import load_checkpoint
+        from .data import label_indices, load_waves
+        from .metrics import score
+        from .models.student import StudentConfig, StudentNet
+        from .trainer import StudentTrainer, TrainConfig, predict_clips
+
+        train, dev, test = self.split(fold)
+        train_folds, dev_fold, _ = fold_split(fold)
+        s = self.settings
+        run_dir = self.runs / f"{spec.name}-{self.key(spec, fold).rsplit('|', 1)[-1]}" / f"fold{fold}"
+        cfg = TrainConfig(out_dir=str(run_dir), train_folds=train_folds, dev_folds=(dev_fold,),
+                          epochs=s.student_epochs, seed=s.seed, num_threads=s.threads,
+                          max_steps_per_epoch=s.max_steps)
+        utts = train + dev
+        terms, modules = [], None
+        if spec.distill is not None:
+            from .distill.recipe import DistillConfig, build_distill_terms
+            from .distill.teacher_cache import crossfit_teacher_outputs, teacher_outputs
+
+            teacher_spec = SPEC_BY_NAME[spec.teacher_ref]
+            dcfg = DistillConfig(**spec.distill)
+            if s.crossfit:
+                outputs = crossfit_teacher_outputs(
+                    train, lambda tr, dv, tag: self.train_teacher(teacher_spec, fold, tr, dv, tag).best_dir,
+                    dev, self.inputs(), crop=dcfg.teacher_crop, with_video=dcfg.teacher_with_video,
+                )
+            else:
+                teacher = self.train_teacher(teacher_spec, fold, train, dev)
+                outputs = teacher_outputs(teacher.best_dir, self.inputs().select_utterances(train),
+                                          crop=dcfg.teacher_crop, with_video=dcfg.teacher_with_video)
+            terms, modules = build_distill_terms(dcfg, select(utts, folds=train_folds), outputs, cfg.embedding_dim)
+        trainer = StudentTrainer(cfg, utterances=utts, extra_losses=terms, extra_modules=modules, progress=False)
+        if trainer.train_utts != select(utts, folds=train_folds):  # loss terms index trainer.train_utts
+            raise ConfigError("internal: the trainer's training clips are not in the order the loss terms expect")
+        torch.set_num_threads(s.threads)
+        result = trainer.fit()
+        ckpt = load_checkpoint(result.best_dir)
+        model = StudentNet(StudentConfig.from_dict(ckpt.config["model"]))
+        model.load_state_dict(ckpt.weights)
+        probs = predict_clips(model, load_waves(test))
+        y = label_indices(test, RAVDESS_LABELS)
+        return {"dev": result.dev.to_dict(), "best_epoch": result.best_epoch,
+                "test": score(y, probs.argmax(1), len(RAVDESS_LABELS)).to_dict()}
+
+    # ------------------------------------------------------------------ driver
+    def run(self, names: Sequence[str], folds: Sequence[int]) -> None:
+        todo = [(SPEC_BY_NAME[n], f) for n in names for f in folds]
+        pending = [(sp, f) for sp, f in todo if self.key(sp, f) not in self.results]
+        print(f"{len(todo)} (config, fold) pairs, {len(todo) - len(pending)} cached, {len(pending)} to run", flush=True)
+        for i, (spec, fold) in enumerate(pending, 1):
+            started = time.time()
+            print(f"[{i}/{len(pending)}] {spec.name} fold {fold} ...", flush=True)
+            row = self.run_teacher(spec, fold) if spec.kind == "teacher" else self.run_student(spec, fold)
+            row.update(config=spec.name, fold=fold, seconds=round(time.time() - started, 1),
+                       settings=self.settings_for(spec), measured=time.strftime("%Y-%m-%d %H:%M"))
+            self.results[self.key(spec, fold)] = row
+            self._save()
+            t = row["test"]
+            print(f"[{i}/{len(pending)}] {spec.name} fold {fold}: test UA {100 * t['ua']:.1f} WA {100 * t['wa']:.1f} "
+                  f"F1 {100 * t['f1']:.1f} (dev UA {100 * row['dev']['ua']:.1f}, {row['seconds']:.0f} s)", flush=True)
+
+    def settings_for(self, spec: Spec) -> dict[str, Any]:
+        s = asdict(self.settings)
+        if spec.kind == "teacher":
+            for k in ("student_epochs", "max_steps", "crossfit"):
+                s.pop(k)
+        elif spec.distill is None:
+            for k in ("teacher_epochs", "crossfit"):
+                s.pop(k)
+        return s
+
+
+# ---------------------------------------------------------------------- reporting
+def aggregate(results: dict[str, Any], runner: Runner, names: Sequence[str]) -> list[dict[str, Any]]:
+    """Mean ± sd (over folds, sample sd) per configuration, for the current settings only."""
+    rows = []
+    for spec in SPECS:
+        if spec.name not in names and not any(runner.key(spec, f) in results for f in range(N_FOLDS)):
+            continue
+        per_fold = [results[runner.key(spec, f)] for f in range(N_FOLDS) if runner.key(spec, f) in results]
+        row: dict[str, Any] = {"config": spec.name, "kind": spec.kind, "description": spec.description,
+                               "folds": [r["fold"] for r in per_fold], "per_fold": per_fold}
+        for metric in ("ua", "wa", "f1"):
+            vals = np.array([r["test"][metric] for r in per_fold]) * 100
+            row[metric] = (float(vals.mean()), float(vals.std(ddof=1)) if len(vals) > 1 else 0.0) if len(vals) else None
+        if per_fold and "test_with_video" in per_fold[0]:
+            vals = np.array([r["test_with_video"]["ua"] for r in per_fold]) * 100
+            row["ua_with_video"] = (float(vals.mean()), float(vals.std(ddof=1)) if len(vals) > 1 else 0.0)
+        row["settings"] = per_fold[0]["settings"] if per_fold else None
+        rows.append(row)
+    return rows
+
+
+def _fmt(ms: tuple[float, float] | None) -> str:
+    return "–" if ms is None else f"{ms[0]:.1f} ± {ms[1]:.1f}"
+
+
+def write_report(out: Path, rows: list[dict[str, Any]], settings: Settings) -> None:
+    """``<out>.md``, ``<out>.json`` and plots under ``<out>/``."""
+    md_path, json_path = out.with_suffix(".md"), out.with_suffix(".json")
+    plots = plot_results(out, rows)
+    lines = [
+        "# Teachers, distillation and masked training on RAVDESS (5 actor folds)", "",
+        "Written by `python -m edgeemo.train.experiments`. Fold k: test = actors of fold k, dev = fold "
+        "(k+1) % 5 (epoch selection), train = the other three folds. UA = macro recall (headline), "
+        "WA = accuracy, F1 = macro F1, in %, mean ± sample sd over the folds listed. Fixed seeds.", "",
+        "| config | kind | folds measured | test UA | test WA | test F1 | settings |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        folds = ",".join(str(f) for f in r["folds"]) or "not yet run"
+        extra = f" (with video: {_fmt(r['ua_with_video'])})" if r.get("ua_with_video") else ""
+        st = ", ".join(f"{k}={v}" for k, v in (r["settings"] or {}).items())
+        lines.append(f"| `{r['config']}` | {r['kind']} | {folds} | {_fmt(r['ua'])}{extra} | {_fmt(r['wa'])} | "
+                     f"{_fmt(r['f1'])} | {st or '–'} |")
+    lines += ["", "## Configurations", ""]
+    lines += [f"- `{r['config']}`: {r['description']}" for r in rows]
+    lines += ["", "## Plots", ""] + [f"![{p.stem}]({p.relative_to(md_path.parent).as_posix()})" for p in plots]
+    lines += ["", "## Per fold (test UA %)", "", "| config | " + " | ".join(f"fold {f}" for f in range(N_FOLDS)) + " |",
+              "|---|" + "---|" * N_FOLDS]
+    for r in rows:
+        by = {p["fold"]: p for p in r["per_fold"]}
+        cells = [f"{100 * by[f]['test']['ua']:.1f}" if f in by else "–" for f in range(N_FOLDS)]
+        lines.append(f"| `{r['config']}` | " + " | ".join(cells) + " |")
+    notes = out / "NOTES.md"
+    if notes.is_file():
+        lines += ["", notes.read_text().strip()]
+    atomic_write_text(md_path, "\n".join(lines) + "\n")
+    atomic_write_text(json_path, json.dumps({"settings": asdict(settings), "rows": rows}, indent=1))
+
+
+def plot_results(out: Path, rows: list[dict[str, Any]]) -> list[Path]:
+    """Bar chart of test UA mean ± sd with the per-fold points."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    measured = [r for r in rows if r["ua"] is not None]
+    if not measured:
+        return []
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(measured) + 2), 4.5))
+    x = np.arange(len(measured))
+    colors = ["tab:orange" if r["kind"] == "teacher" else "tab:blue" for r in measured]
+    ax.bar(x, [r["ua"][0] for r in measured], yerr=[r["ua"][1] for r in measured], color=colors, alpha=0.7, capsize=4)
+    for i, r in enumerate(measured):
+        ax.scatter([i] * len(r["per_fold"]), [100 * p["test"]["ua"] for p in r["per_fold"]], color="k", s=10, zorder=3)
+    ax.axhline(70.7, color="gray", ls="--", lw=1, label="eGeMAPS+AU logreg CV5 (70.7)")
+    ax.axhline(12.5, color="gray", ls=":", lw=1, label="chance")
+    ax.set_xticks(x, [r["config"] for r in measured], rotation=30, ha="right")
+    ax.set_ylabel("test UA (%)")
+    ax.set_title("RAVDESS 5-fold actor CV (test UA, mean ± sd, dots = folds)")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    path = out / "ua_by_config.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return [path]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m edgeemo.train.experiments", description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", default="docs/results", help="report stem: writes OUT.md, OUT.json and OUT/ (plots, cache)")
+    p.add_argument("--runs", default="runs/experiments", help="checkpoint folder (not committed)")
+    p.add_argument("--data", default=None, help="data root holding ravdess/ and ravdess_visual/")
+    p.add_argument("--configs", default=",".join(s.name for s in SPECS), help="comma-separated subset of: "
+                   + ", ".join(s.name for s in SPECS))
+    p.add_argument("--folds", default="0,1,2,3,4", help="comma-separated outer folds")
+    p.add_argument("--epochs", type=int, default=None, help="epochs for teachers and students alike")
+    p.add_argument("--teacher-epochs", type=int, default=None)
+    p.add_argument("--student-epochs", type=int, default=None)
+    p.add_argument("--clips-per-actor", type=int, default=None, help="smoke runs: at most N clips per actor")
+    p.add_argument("--max-steps", type=int, default=None, help="smoke runs: student steps per epoch")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--crossfit", action="store_true", help="out-of-fold teacher targets for the train folds")
+    p.add_argument("--report-only", action="store_true", help="rewrite the report from the cache, run nothing")
+    a = p.parse_args(argv)
+    try:
+        names = [n.strip() for n in a.configs.split(",") if n.strip()]
+        unknown = [n for n in names if n not in SPEC_BY_NAME]
+        if unknown:
+            raise ConfigError(f"unknown config(s) {unknown}; known: {[s.name for s in SPECS]}")
+        folds = [int(f) for f in a.folds.split(",") if f.strip()]
+        for f in folds:
+            fold_split(f)
+        base = Settings()
+        settings = Settings(
+            teacher_epochs=a.teacher_epochs or a.epochs or base.teacher_epochs,
+            student_epochs=a.student_epochs or a.epochs or base.student_epochs,
+            clips_per_actor=a.clips_per_actor, max_steps=a.max_steps, seed=a.seed, threads=a.threads,
+            crossfit=a.crossfit,
+        )
+        import torch
+
+        torch.set_num_threads(a.threads)
+        out = Path(a.out)
+        runner = Runner(out, Path(a.runs), settings, a.data)
+        if not a.report_only:
+            runner.run(names, folds)
+        rows = aggregate(runner.results, runner, names)
+        write_report(out, rows, settings)
+        print(f"wrote {out.with_suffix('.md')}, {out.with_suffix('.json')} and plots in {out}/", flush=True)
+    except EdgeEmoError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

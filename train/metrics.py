@@ -1,0 +1,97 @@
+"""Classification metrics (UA = macro recall, WA = accuracy, macro-F1) and their plots."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Headline metrics of one evaluation, as fractions in [0, 1]."""
+
+    ua: float
+    wa: float
+    f1: float
+    n: int
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        return f"UA {100 * self.ua:.1f} / WA {100 * self.wa:.1f} / F1 {100 * self.f1:.1f} (n={self.n})"
+
+
+def score(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] | np.ndarray, n_classes: int) -> Scores:
+    """UA, WA and macro-F1 over the classes present in ``y_true``."""
+    from sklearn.metrics import accuracy_score, f1_score, recall_score
+
+    labels = sorted(set(np.asarray(y_true).tolist()))
+    return Scores(
+        ua=float(recall_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+        wa=float(accuracy_score(y_true, y_pred)),
+        f1=float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+        n=int(len(y_true)),
+    )
+
+
+def save_confusion_png(
+    y_true: Sequence[int] | np.ndarray,
+    y_pred: Sequence[int] | np.ndarray,
+    labels: Sequence[str],
+    path: str | Path,
+    title: str = "",
+) -> Path:
+    """Row-normalised confusion matrix as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import confusion_matrix
+
+    cm = confusion_matrix(y_true, y_pred, labels=list(range(len(labels))))
+    norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(6.4, 5.6))
+    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center",
+                    color="white" if norm[i, j] > 0.5 else "black", fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    fig.tight_layout()
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+def save_curves_png(history: Sequence[dict[str, float]], path: str | Path, title: str = "") -> Path:
+    """Training loss and dev UA per epoch as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [h["epoch"] for h in history]
+    fig, ax1 = plt.subplots(figsize=(6.4, 4.0))
+    ax1.plot(epochs, [h["train_loss"] for h in history], color="tab:blue", label="train loss")
+    ax1.set_xlabel("epoch")
+    ax1.set_ylabel("train loss", color="tab:blue")
+    ax2 = ax1.twinx()
+    ax2.plot(epochs, [100 * h["dev_ua"] for h in history], color="tab:orange", label="dev UA")
+    ax2.set_ylabel("dev UA (%)", color="tab:orange")
+    ax1.set_title(title)
+    fig.tight_layout()
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out

@@ -1,0 +1,1 @@
+"""Model definitions: the speech-only student and (in later modules) the multimodal teachers."""

@@ -1,0 +1,374 @@
+"""Training loop for the speech-only student: augmentation, EMA, dev selection, resumable checkpoints.
+
+Features are computed once per clip and speed factor with the model's own front end; every step
+crops, mixes noise in, applies SpecAugment and mixup, and runs the CNN. Each epoch re-seeds every
+random generator from ``(seed, epoch)``, so a run resumed from its last checkpoint continues
+exactly as the uninterrupted run would have.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from edgeemo.errors import ConfigError
+
+from .augment import AugmentConfig, add_noise_logmel, mixup_params, noise_bank, spec_augment, speed_perturb
+from .checkpoint import atomic_write_text, load_checkpoint, resolve_checkpoint, save_checkpoint
+from .data import RAVDESS_LABELS, Utterance, label_indices, load_ravdess, load_waves, select
+from .metrics import Scores, save_confusion_png, save_curves_png, score
+from .models.student import StudentConfig, StudentNet, count_parameters
+from .windows import clip_windows
+
+log = logging.getLogger("edgeemo.train")
+
+#: An extra loss term: (model outputs, batch example indices, epoch) -> scalar loss.
+#: Indices index ``StudentTrainer.train_utts``. When the step used mixup, ``outputs`` also holds
+#: ``"mixup_lam"`` (0-d tensor, >= 0.5) and ``"mixup_perm"`` (partner positions within the batch):
+#: example ``b`` of the batch is ``lam * idx[b] + (1 - lam) * idx[perm[b]]``.
+LossTerm = Callable[[dict[str, torch.Tensor], torch.Tensor, int], torch.Tensor]
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (saved inside every checkpoint)."""
+
+    out_dir: str = "runs/student"
+    data_root: str | None = None
+    train_splits: tuple[str, ...] = ("train",)
+    dev_splits: tuple[str, ...] = ("dev",)
+    train_folds: tuple[int, ...] | None = None  # cross-validation: overrides the splits when set
+    dev_folds: tuple[int, ...] | None = None
+    epochs: int = 60
+    batch_size: int = 32
+    lr: float = 3e-3
+    weight_decay: float = 1e-3
+    warmup_epochs: int = 3
+    label_smoothing: float = 0.1
+    class_balance: bool = True
+    ema_decay: float = 0.99
+    seed: int = 0
+    num_threads: int = 2
+    max_steps_per_epoch: int | None = None  # for smoke tests
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    channels: tuple[int, ...] = (16, 32, 48, 64)
+    embedding_dim: int = 96
+    freq_bins: int = 1
+    dropout: float = 0.2
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f"unknown training option(s) {sorted(unknown)}; known: {sorted(known)}")
+        data = dict(data)
+        if isinstance(data.get("augment"), dict):
+            data["augment"] = AugmentConfig(**{
+                k: tuple(v) if isinstance(v, list) else v for k, v in data["augment"].items()
+            })
+        for key in ("train_splits", "dev_splits", "train_folds", "dev_folds", "channels"):
+            if isinstance(data.get(key), list):
+                data[key] = tuple(data[key])
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class TrainResult:
+    """What a finished run leaves behind."""
+
+    best_dir: Path
+    last_dir: Path
+    best_epoch: int
+    dev: Scores
+    parameters: int
+    seconds: float
+    history: list[dict[str, float]]
+
+
+class EMA:
+    """Exponential moving average of a model's parameters and buffers."""
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.model = copy.deepcopy(model).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        for ema_p, p in zip(self.model.parameters(), model.parameters()):
+            ema_p.mul_(self.decay).add_(p.detach(), alpha=1 - self.decay)
+        for ema_b, b in zip(self.model.buffers(), model.buffers()):
+            ema_b.copy_(b)
+
+
+def _lr_factor(step: int, total: int, warmup: int) -> float:
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+@torch.no_grad()
+def predict_clips(model: StudentNet, waves: Sequence[np.ndarray], batch_windows: int = 64) -> np.ndarray:
+    """Clip probabilities ``[n_clips, n_labels]``: mean of window softmax, windows per the contract."""
+    model.eval()
+    cfg = model.cfg
+    per_clip = [clip_windows(w, cfg.window_samples, cfg.hop_samples) for w in waves]
+    flat = np.concatenate(per_clip)
+    probs = []
+    for i in range(0, len(flat), batch_windows):
+        logits = model(torch.from_numpy(flat[i : i + batch_windows]))["logits"]
+        probs.append(torch.softmax(logits, dim=1).numpy())
+    all_probs = np.concatenate(probs)
+    out, pos = [], 0
+    for windows in per_clip:
+        out.append(all_probs[pos : pos + len(windows)].mean(axis=0))
+        pos += len(windows)
+    return np.stack(out)
+
+
+class StudentTrainer:
+    """Trains a :class:`StudentNet` on RAVDESS-style utterances with optional extra loss terms."""
+
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        *,
+        utterances: Sequence[Utterance] | None = None,
+        extra_losses: Sequence[LossTerm] = (),
+        extra_modules: nn.Module | None = None,
+        progress: bool = True,
+    ) -> None:
+        """``extra_modules``: trainable parts of the extra losses (e.g. distillation projection
+        heads); optimised with the student and saved in the trainer state, never exported."""
+        self.cfg = cfg
+        self.extra_modules = extra_modules
+        self.out = Path(cfg.out_dir)
+        self.progress = progress
+        self.extra_losses = list(extra_losses)
+        all_utts = list(utterances) if utterances is not None else load_ravdess(cfg.data_root)
+        if cfg.train_folds is not None:
+            self.train_utts = select(all_utts, folds=cfg.train_folds)
+            self.dev_utts = select(all_utts, folds=cfg.dev_folds or ())
+        else:
+            self.train_utts = select(all_utts, splits=cfg.train_splits)
+            self.dev_utts = select(all_utts, splits=cfg.dev_splits)
+        if not self.train_utts or not self.dev_utts:
+            raise ConfigError(
+                f"empty train ({len(self.train_utts)}) or dev ({len(self.dev_utts)}) set: check the splits/folds"
+            )
+        self.model_cfg = StudentConfig(
+            labels=RAVDESS_LABELS,
+            channels=cfg.channels,
+            embedding_dim=cfg.embedding_dim,
+            freq_bins=cfg.freq_bins,
+            dropout=cfg.dropout,
+        )
+
+    # ----------------------------------------------------------------- data
+    def _prepare(self) -> None:
+        torch.set_num_threads(self.cfg.num_threads)
+        sr = self.model_cfg.frontend.sample_rate
+        window = self.model_cfg.window_samples
+        self.train_waves = load_waves(self.train_utts, sr, progress=self.progress)
+        self.dev_waves = load_waves(self.dev_utts, sr, progress=self.progress)
+        self.train_y = label_indices(self.train_utts, self.model_cfg.labels)
+        self.dev_y = label_indices(self.dev_utts, self.model_cfg.labels)
+        frontend = StudentNet(self.model_cfg).frontend.eval()
+        self.feats: list[list[torch.Tensor]] = []  # [clip][speed] -> [mels, frames]
+        with torch.no_grad():
+            for wave in self.train_waves:
+                per_speed = []
+                for factor in self.cfg.augment.speed_factors:
+                    w = speed_perturb(wave, factor, sr)
+                    if len(w) < window:
+                        w = np.pad(w, (0, window - len(w)))
+                    per_speed.append(frontend(torch.from_numpy(w)[None])[0])
+                self.feats.append(per_speed)
+            rng = np.random.default_rng(1234)
+            self.noise_feats = frontend(torch.from_numpy(noise_bank(sr * 20, rng)))
+        self.n_frames = self.model_cfg.frontend.n_frames(window)
+        counts = np.bincount(self.train_y, minlength=len(self.model_cfg.labels)).astype(np.float64)
+        weights = counts.sum() / np.maximum(counts, 1) / len(counts)
+        self.class_weights = torch.tensor(weights if self.cfg.class_balance else np.ones_like(weights), dtype=torch.float32)
+
+    def _batch(self, idx: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
+        aug = self.cfg.augment
+        crops = []
+        for i in idx:
+            feat = self.feats[i][rng.integers(len(self.feats[i]))]
+            start = rng.integers(0, feat.shape[1] - self.n_frames + 1)
+            crops.append(feat[:, start : start + self.n_frames])
+        logmel = torch.stack(crops)
+        noisy = torch.from_numpy(rng.random(len(idx)) < aug.noise_prob)
+        if noisy.any():
+            n_idx = rng.integers(0, self.noise_feats.shape[0], size=int(noisy.sum()))
+            n_start = rng.integers(0, self.noise_feats.shape[2] - self.n_frames + 1, size=len(n_idx))
+            noise = torch.stack([self.noise_feats[k, :, s : s + self.n_frames] for k, s in zip(n_idx, n_start)])
+            snr = torch.from_numpy(rng.uniform(*aug.snr_db, size=len(n_idx))).float()
+            floor = self.model_cfg.frontend.log_floor
+            logmel[noisy] = add_noise_logmel(logmel[noisy], noise, snr, floor)
+        return logmel
+
+    # ----------------------------------------------------------------- loop
+    def fit(self) -> TrainResult:
+        cfg = self.cfg
+        started = time.time()
+        self._prepare()
+        model = StudentNet(self.model_cfg)
+        params = list(model.parameters())
+        if self.extra_modules is not None:
+            params += list(self.extra_modules.parameters())
+        optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        ema = EMA(model, cfg.ema_decay)
+        steps_per_epoch = math.ceil(len(self.train_utts) / cfg.batch_size)
+        if cfg.max_steps_per_epoch:
+            steps_per_epoch = min(steps_per_epoch, cfg.max_steps_per_epoch)
+        total_steps = steps_per_epoch * cfg.epochs
+        history: list[dict[str, float]] = []
+        best = {"epoch": -1, "dev_ua": -1.0}
+        start_epoch = 0
+        last_dir, best_dir = self.out / "last", self.out / "best"
+
+        try:
+            resolve_checkpoint(last_dir)
+            has_last = True
+        except FileNotFoundError:
+            has_last = False
+        if has_last:
+            ckpt = load_checkpoint(last_dir, with_state=True)
+            if ckpt.config.get("train") != json.loads(json.dumps(cfg.to_dict())):
+                raise ConfigError(
+                    f"{last_dir} was written by a different training configuration; "
+                    "use another --out folder or delete it to start afresh"
+                )
+            model.load_state_dict(ckpt.weights)
+            state = ckpt.trainer_state or {}
+            optimizer.load_state_dict(state["optimizer"])
+            ema.model.load_state_dict(state["ema"])
+            if self.extra_modules is not None and "extra_modules" in state:
+                self.extra_modules.load_state_dict(state["extra_modules"])
+            history = state["history"]
+            best = state["best"]
+            start_epoch = int(state["epoch"]) + 1
+            log.info("resuming from %s at epoch %d", last_dir, start_epoch)
+
+        epochs = range(start_epoch, cfg.epochs)
+        bar = None
+        if self.progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=cfg.epochs, initial=start_epoch, desc="training", unit="epoch")
+        for epoch in epochs:
+            rng = np.random.default_rng([cfg.seed, epoch])
+            gen = torch.Generator().manual_seed(cfg.seed * 100003 + epoch)
+            torch.manual_seed(cfg.seed * 100003 + epoch)
+            model.train()
+            if self.extra_modules is not None:
+                self.extra_modules.train()
+            order = rng.permutation(len(self.train_utts))
+            losses = []
+            for step in range(steps_per_epoch):
+                idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
+                if len(idx) < 2:
+                    continue
+                for group in optimizer.param_groups:
+                    group["lr"] = cfg.lr * _lr_factor(epoch * steps_per_epoch + step, total_steps, cfg.warmup_epochs * steps_per_epoch)
+                logmel = self._batch(idx, rng)
+                feats = spec_augment(model.normalize(logmel), cfg.augment, gen)
+                n_classes = len(self.model_cfg.labels)
+                targets = nn.functional.one_hot(torch.from_numpy(self.train_y[idx]), n_classes).float()
+                targets = targets * (1 - cfg.label_smoothing) + cfg.label_smoothing / n_classes
+                mix = None
+                if rng.random() < cfg.augment.mixup_prob:
+                    lam, perm = mixup_params(feats.shape[0], cfg.augment.mixup_alpha, gen)
+                    feats = lam * feats + (1 - lam) * feats[perm]
+                    targets = lam * targets + (1 - lam) * targets[perm]
+                    mix = (lam, perm)
+                out = model.forward_features(feats)
+                logp = torch.log_softmax(out["logits"], dim=1)
+                loss = -(targets * logp * self.class_weights).sum(dim=1).mean()
+                batch_idx = torch.from_numpy(idx)
+                if self.extra_losses:
+                    term_out = dict(out)
+                    if mix is not None:
+                        term_out["mixup_lam"], term_out["mixup_perm"] = torch.tensor(mix[0]), mix[1]
+                    for term in self.extra_losses:
+                        loss = loss + term(term_out, batch_idx, epoch)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(params, 5.0)
+                optimizer.step()
+                ema.update(model)
+                losses.append(float(loss.detach()))
+            # Both the raw weights and their EMA are candidates; the dev set picks (EMA lags early on).
+            candidates = {"raw": model, "ema": ema.model}
+            dev_scores = {
+                name: score(self.dev_y, predict_clips(m, self.dev_waves).argmax(1), len(self.model_cfg.labels))
+                for name, m in candidates.items()
+            }
+            model.train()
+            pick = max(dev_scores, key=lambda name: dev_scores[name].ua)
+            dev = dev_scores[pick]
+            history.append({"epoch": epoch, "train_loss": float(np.mean(losses)), "dev_ua": dev.ua, "dev_wa": dev.wa,
+                            "dev_f1": dev.f1, "dev_ua_raw": dev_scores["raw"].ua, "dev_ua_ema": dev_scores["ema"].ua})
+            if dev.ua > best["dev_ua"]:
+                best = {"epoch": epoch, "dev_ua": dev.ua, "weights": pick}
+                save_checkpoint(best_dir, config=self._config(epoch, dev), weights=candidates[pick].state_dict())
+            save_checkpoint(
+                last_dir,
+                config=self._config(epoch, dev),
+                weights=model.state_dict(),
+                trainer_state={"optimizer": optimizer.state_dict(), "ema": ema.model.state_dict(),
+                               "history": history, "best": best, "epoch": epoch,
+                               **({"extra_modules": self.extra_modules.state_dict()}
+                                  if self.extra_modules is not None else {})},
+            )
+            if bar is not None:
+                bar.set_postfix(loss=f"{history[-1]['train_loss']:.3f}", dev_ua=f"{100 * dev.ua:.1f}",
+                                best=f"{100 * best['dev_ua']:.1f}@{best['epoch']}")
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+        return self._finish(history, best, started)
+
+    def _config(self, epoch: int, dev: Scores) -> dict[str, Any]:
+        return {
+            "kind": "student",
+            "model": self.model_cfg.to_dict(),
+            "train": json.loads(json.dumps(self.cfg.to_dict())),
+            "epoch": epoch,
+            "dev": dev.to_dict(),
+            "train_speakers": sorted({u.speaker for u in self.train_utts}),
+        }
+
+    def _finish(self, history: list[dict[str, float]], best: dict[str, Any], started: float) -> TrainResult:
+        best_ckpt = load_checkpoint(self.out / "best")
+        model = StudentNet(self.model_cfg)
+        model.load_state_dict(best_ckpt.weights)
+        probs = predict_clips(model, self.dev_waves)
+        dev = score(self.dev_y, probs.argmax(1), len(self.model_cfg.labels))
+        save_confusion_png(self.dev_y, probs.argmax(1), self.model_cfg.labels, self.out / "confusion_dev.png",
+                           title=f"dev (best epoch {best['epoch']}): {dev}")
+        save_curves_png(history, self.out / "curves.png", title="student training")
+        atomic_write_text(self.out / "history.json", json.dumps(history, indent=1))
+        return TrainResult(
+            best_dir=self.out / "best", last_dir=self.out / "last", best_epoch=int(best["epoch"]),
+            dev=dev, parameters=count_parameters(model), seconds=time.time() - started, history=history,
+        )
