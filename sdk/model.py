@@ -285,6 +285,26 @@ def resolve_model_path(model: str | os.PathLike[str] | None) -> Path:
     return p
 
 
+def _load_engine(p: Path, opts: RecognizerOptions, sha: str) -> tuple[Any, ModelInfo]:
+    """A TensorRT ``.engine`` with its sidecar: needs TensorRT and a CUDA GPU, never falls back."""
+    from .engine_session import PROVIDER_NAME, EngineSession
+
+    if opts.provider not in ("auto", "tensorrt"):
+        raise ProviderError(
+            f"{p.name} is a TensorRT engine; it runs only with provider 'tensorrt' or 'auto', not "
+            f"{opts.provider!r}. Pass the .onnx model to use another provider"
+        )
+    session = EngineSession.open(str(p))
+    info = ModelInfo.from_session(session, p, n_bytes=p.stat().st_size, sha256=sha)
+    if opts.precision is not None and opts.precision != session.precision:
+        raise ProviderError(
+            f"precision {opts.precision!r} was asked for but {p.name} was built at {session.precision!r}; "
+            "edgeemo never changes precision silently: rebuild the engine at that precision"
+        )
+    logger.info("loaded TensorRT engine %s (%s %s)", p.name, info.model_name, info.model_version)
+    return session, info
+
+
 def load_model(
     path: str | os.PathLike[str] | None, options: RecognizerOptions | None = None
 ) -> tuple[Any, ModelInfo]:
@@ -295,8 +315,12 @@ def load_model(
     """
     opts = options or RecognizerOptions()
     p = resolve_model_path(path)
-    ort = require("onnxruntime", purpose="running models")
     sha = _sha256(p)
+    from .trt_engine import is_engine_path
+
+    if is_engine_path(p):
+        return _load_engine(p, opts, sha)
+    ort = require("onnxruntime", purpose="running models")
     providers = resolve_providers(
         opts.provider,
         available_providers(),

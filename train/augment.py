@@ -17,13 +17,13 @@ class AugmentConfig:
     """What to draw at each training step (probabilities in [0, 1])."""
 
     speed_factors: tuple[float, ...] = (0.9, 1.0, 1.1)
-    noise_prob: float = 0.5
-    snr_db: tuple[float, float] = (5.0, 30.0)
+    noise_prob: float = 0.2
+    snr_db: tuple[float, float] = (10.0, 30.0)
     freq_masks: int = 2
     freq_mask_width: int = 8
     time_masks: int = 2
     time_mask_width: int = 30
-    mixup_prob: float = 0.5
+    mixup_prob: float = 0.3
     mixup_alpha: float = 0.4
 
 

@@ -46,11 +46,9 @@ def save_confusion_png(
     title: str = "",
 ) -> Path:
     """Row-normalised confusion matrix as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from sklearn.metrics import confusion_matrix
+
+    plt = _pyplot()
 
     cm = confusion_matrix(y_true, y_pred, labels=list(range(len(labels))))
     norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
@@ -65,21 +63,12 @@ def save_confusion_png(
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title)
-    fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return _save(fig, path)
 
 
 def save_curves_png(history: Sequence[dict[str, float]], path: str | Path, title: str = "") -> Path:
     """Training loss and dev UA per epoch as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     epochs = [h["epoch"] for h in history]
     fig, ax1 = plt.subplots(figsize=(6.4, 4.0))
     ax1.plot(epochs, [h["train_loss"] for h in history], color="tab:blue", label="train loss")
@@ -89,9 +78,23 @@ def save_curves_png(history: Sequence[dict[str, float]], path: str | Path, title
     ax2.plot(epochs, [100 * h["dev_ua"] for h in history], color="tab:orange", label="dev UA")
     ax2.set_ylabel("dev UA (%)", color="tab:orange")
     ax1.set_title(title)
-    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _pyplot():  # type: ignore[no-untyped-def]
+    """matplotlib's pyplot on the non-interactive Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: str | Path) -> Path:  # type: ignore[no-untyped-def]
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
     fig.savefig(out, dpi=120)
-    plt.close(fig)
+    _pyplot().close(fig)
     return out

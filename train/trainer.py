@@ -50,7 +50,7 @@ class TrainConfig:
     dev_splits: tuple[str, ...] = ("dev",)
     train_folds: tuple[int, ...] | None = None  # cross-validation: overrides the splits when set
     dev_folds: tuple[int, ...] | None = None
-    epochs: int = 60
+    epochs: int = 45
     batch_size: int = 32
     lr: float = 3e-3
     weight_decay: float = 1e-3
@@ -63,8 +63,9 @@ class TrainConfig:
     max_steps_per_epoch: int | None = None  # for smoke tests
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     channels: tuple[int, ...] = (16, 32, 48, 64)
-    embedding_dim: int = 96
-    freq_bins: int = 1
+    embedding_dim: int = 48
+    freq_bins: int = 8
+    normalization: str = "global"
     dropout: float = 0.2
 
     @classmethod
@@ -115,6 +116,14 @@ class EMA:
             ema_p.mul_(self.decay).add_(p.detach(), alpha=1 - self.decay)
         for ema_b, b in zip(self.model.buffers(), model.buffers()):
             ema_b.copy_(b)
+
+
+#: Options that do not change what is learned: a run may resume with other values.
+_NON_RESULT_OPTIONS = ("out_dir", "data_root", "num_threads")
+
+
+def _result_defining(train_cfg: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in train_cfg.items() if k not in _NON_RESULT_OPTIONS}
 
 
 def _lr_factor(step: int, total: int, warmup: int) -> float:
@@ -178,6 +187,7 @@ class StudentTrainer:
             channels=cfg.channels,
             embedding_dim=cfg.embedding_dim,
             freq_bins=cfg.freq_bins,
+            normalization=cfg.normalization,
             dropout=cfg.dropout,
         )
 
@@ -253,7 +263,7 @@ class StudentTrainer:
             has_last = False
         if has_last:
             ckpt = load_checkpoint(last_dir, with_state=True)
-            if ckpt.config.get("train") != json.loads(json.dumps(cfg.to_dict())):
+            if _result_defining(ckpt.config.get("train", {})) != _result_defining(json.loads(json.dumps(cfg.to_dict()))):
                 raise ConfigError(
                     f"{last_dir} was written by a different training configuration; "
                     "use another --out folder or delete it to start afresh"

@@ -73,3 +73,17 @@ def eval_(ctx: click.Context) -> None:
 def export(ctx: click.Context) -> None:
     """Export, quantize and check ONNX / TensorRT models (needs edgeemo[export])."""
     _run(ctx, "edgeemo.export.cli", "export_main", "export")
+
+
+@click.command(context_settings=_PASS_THROUGH, add_help_option=False)
+@click.pass_context
+def distill(ctx: click.Context) -> None:
+    """Train a student with distillation from a teacher (needs edgeemo[train]; `edgeemo distill --help`)."""
+    _run(ctx, "edgeemo.train.distill.cli", "distill_main", "train")
+
+
+@click.command(context_settings=_PASS_THROUGH, add_help_option=False)
+@click.pass_context
+def teacher(ctx: click.Context) -> None:
+    """Train an audio(+video) teacher (needs edgeemo[train]; `edgeemo teacher --help`)."""
+    _run(ctx, "edgeemo.train.distill.cli", "teacher_main", "train")

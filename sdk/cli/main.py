@@ -44,6 +44,8 @@ cli.add_command(info_cmd.info)
 cli.add_command(heavy.train)
 cli.add_command(heavy.eval_)
 cli.add_command(heavy.export)
+cli.add_command(heavy.distill)
+cli.add_command(heavy.teacher)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

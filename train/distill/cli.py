@@ -75,7 +75,8 @@ def distill_command(teacher_dir: str, out_dir: str, data_root: str | None, epoch
     mcfg = TeacherConfig.from_dict(tconfig["model"])
     inputs = build_teacher_inputs(probe.train_utts + probe.dev_utts, mcfg.labels, use_logmel=mcfg.use_logmel,
                                   use_egemaps=mcfg.use_egemaps, use_visual=mcfg.use_visual,
-                                  frontend_cfg=mcfg.frontend, window_samples=mcfg.window_samples, progress=True)
+                                  frontend_cfg=mcfg.frontend, window_samples=mcfg.window_samples,
+                                  visual_root=cfg.data_root, progress=True)
     if dcfg.crossfit:
         tcfg = TeacherTrainConfig.from_dict(tconfig["train"])
 
@@ -129,7 +130,7 @@ def teacher_command(out_dir: str, data_root: str | None, train_folds: str | None
     mcfg = TeacherConfig(labels=RAVDESS_LABELS, **mfields)  # type: ignore[arg-type]
     tcfg = TeacherTrainConfig.from_dict({**_parse_overrides(overrides), "out_dir": out_dir, "num_threads": threads})
     inputs = build_teacher_inputs(train + dev, RAVDESS_LABELS, use_logmel=mcfg.use_logmel, use_egemaps=mcfg.use_egemaps,
-                                  use_visual=mcfg.use_visual, progress=True)
+                                  use_visual=mcfg.use_visual, visual_root=data_root, progress=True)
     result = TeacherTrainer(mcfg, tcfg, inputs.select_utterances(train), inputs.select_utterances(dev), progress=True).fit()
     click.echo(f"best epoch {result.best_epoch}: dev {result.dev}; checkpoint {result.best_dir}")
 

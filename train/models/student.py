@@ -23,6 +23,7 @@ class StudentConfig:
     channels: tuple[int, ...] = (16, 32, 48, 64)
     embedding_dim: int = 96
     freq_bins: int = 1  # frequency positions kept before time pooling (1 = mean over frequency)
+    normalization: str = "band"  # "band": per-band mean over time; "global": one mean (keeps spectral tilt)
     dropout: float = 0.2
     window_samples: int = 48000
     hop_samples: int = 8000
@@ -85,7 +86,9 @@ class StudentNet(nn.Module):
 
     def normalize(self, logmel: torch.Tensor) -> torch.Tensor:
         """``[batch, n_mels, frames]`` log-mel -> normalised ``[batch, 1, n_mels, frames]``."""
-        logmel = logmel - logmel.mean(dim=2, keepdim=True)  # per-band mean over time: gain invariant
+        # Both remove the recording gain (a constant in log-mel); "global" keeps the spectral tilt.
+        dims = (1, 2) if self.cfg.normalization == "global" else (2,)
+        logmel = logmel - logmel.mean(dim=dims, keepdim=True)
         return self.input_norm(logmel.unsqueeze(1))
 
     def forward_features(self, feats: torch.Tensor) -> dict[str, torch.Tensor]:
