@@ -15,7 +15,6 @@ import datetime as dt
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -53,12 +52,22 @@ def egemaps_window_ms(windows: np.ndarray, sample_rate: int) -> list[float]:
 
 def listen_peak_rss_mb(model: Path, clip: Path) -> float:
     """Peak RSS of ``edgeemo listen --input CLIP`` (real-time streaming of a file), in MB."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    import psutil
+
+    # Polled, because a forked child's ru_maxrss starts from this (large) parent's RSS.
     edgeemo = Path(sys.executable).with_name("edgeemo")
-    subprocess.run([str(edgeemo), "listen", "--model", str(model), "--input", str(clip), "--json"],
-                   check=True, stdout=subprocess.DEVNULL)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(before, after) / 1024.0
+    proc = subprocess.Popen([str(edgeemo), "listen", "--model", str(model), "--input", str(clip), "--json"],
+                            stdout=subprocess.DEVNULL)
+    child, peak = psutil.Process(proc.pid), 0
+    while proc.poll() is None:
+        try:
+            peak = max(peak, child.memory_info().rss)
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.01)
+    if proc.returncode != 0:
+        raise RuntimeError(f"edgeemo listen exited with {proc.returncode}")
+    return peak / 1e6
 
 
 def main(argv: list[str] | None = None) -> int:
