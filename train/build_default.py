@@ -73,11 +73,11 @@ edgeemo *code* is Apache-2.0; this *model file* is not free for commercial use.
 | version | {__version__} |
 | task | 8-class categorical speech emotion: neutral, calm, happy, sad, angry, fear, disgust, surprise |
 | input | raw 16 kHz mono float32 PCM, 3 s windows (48000 samples), hop 0.5 s; log-mel front end inside the graph |
-| architecture | conv-STFT log-mel (n_fft 400, hop 160, 64 mels) -> per-band mean normalisation -> 4 conv blocks {train_cfg['channels']} -> mean+std pooling -> {train_cfg['embedding_dim']}-d embedding -> linear |
+| architecture | conv-STFT log-mel (n_fft 400, hop 160, 64 mels) -> {'per-clip mean' if train_cfg['normalization'] == 'global' else 'per-band mean'} normalisation -> 4 conv blocks {tuple(train_cfg['channels'])} -> {train_cfg['freq_bins']} frequency bins x mean+std over time -> {train_cfg['embedding_dim']}-d embedding -> linear |
 | learned parameters | {parameters} (fixed front-end constants stored separately as float16: {report['frontend_constants']}) |
 | quantization | static INT8 QDQ, symmetric, per-channel weights, 64 calibration windows from training actors; front end and the one-channel input conv kept in float |
 | training data | RAVDESS speech, actors 01-16 (train), selection on actors 17-18 (dev, best epoch {best_epoch}); actors 19-20 never used for choices |
-| training | {train_cfg['epochs']} epochs, AdamW lr {train_cfg['lr']}, cosine schedule, label smoothing {train_cfg['label_smoothing']}, class-balanced loss, speed perturbation, noise, SpecAugment, mixup, EMA; seed {train_cfg['seed']}; {seconds / 60:.0f} min on 2 CPU cores |
+| training | {train_cfg['epochs']} epochs, AdamW lr {train_cfg['lr']}, cosine schedule, label smoothing {train_cfg['label_smoothing']}, class-balanced loss, speed perturbation, noise, SpecAugment, EMA, mixup probability {train_cfg['augment']['mixup_prob']}, dropout {train_cfg['dropout']}; seed {train_cfg['seed']}; {seconds / 60:.0f} min of training on a 2-core CPU machine |
 
 ## Measured accuracy (UA = macro recall / WA = accuracy / macro-F1, %)
 | model | dev (actors 17-18) | test (actors 19-20) |

@@ -98,6 +98,24 @@ SPECS: tuple[Spec, ...] = (
 SPEC_BY_NAME = {s.name: s for s in SPECS}
 
 
+def spec_signature(spec: Spec) -> dict[str, Any]:
+    """What defines a configuration's results (names and descriptions excluded), so adding a field
+    to :class:`Spec` never invalidates cached results of the kinds it does not concern."""
+    if spec.kind == "baseline":
+        return {"kind": "baseline", "features": list(spec.features)}
+    if spec.kind == "teacher":
+        return {"kind": "teacher", "teacher": spec.teacher, "teacher_train": spec.teacher_train,
+                "eval_with_video": spec.eval_with_video}
+    teacher = SPEC_BY_NAME[spec.teacher_ref] if spec.distill is not None else None
+    return {"kind": "student", "distill": spec.distill,
+            "teacher": (teacher.name, teacher_signature(teacher)) if teacher is not None else None}
+
+
+def teacher_signature(spec: Spec) -> dict[str, Any]:
+    """What defines a trained teacher (its evaluation setting excluded)."""
+    return {"teacher": spec.teacher, "teacher_train": spec.teacher_train}
+
+
 @dataclass(frozen=True)
 class Settings:
     """What every (configuration, fold) of a run shares."""
@@ -157,11 +175,7 @@ class Runner:
             relevant["teacher_epochs"] = s["teacher_epochs"]
         if spec.kind == "student":
             relevant.update(student_epochs=s["student_epochs"], max_steps=s["max_steps"])
-        spec_part = asdict(spec)
-        spec_part.pop("description")
-        if spec.distill is not None:
-            spec_part["teacher_spec"] = asdict(SPEC_BY_NAME[spec.teacher_ref])
-        return f"{spec.name}|fold{fold}|{_hash([spec_part, relevant])}"
+        return f"{spec.name}|fold{fold}|{_hash([spec_signature(spec), relevant])}"
 
     def _save(self) -> None:
         """Merge into what is on disk (another run may have added rows meanwhile), then write."""
@@ -170,12 +184,15 @@ class Runner:
         atomic_write_text(self.cache_file, json.dumps(self.results, indent=1, sort_keys=True))
 
     # ------------------------------------------------------------------ data
-    def inputs(self):  # type: ignore[no-untyped-def]
-        if self._inputs is None:
+    def inputs(self, logmel: bool = True):  # type: ignore[no-untyped-def]
+        """Teacher inputs of every clip (log-mel only when asked: baselines need none)."""
+        if self._inputs is None or (logmel and self._inputs.logmel is None):
             from .teacher_features import build_teacher_inputs
 
-            print(f"computing teacher inputs for {len(self.utts)} clips (log-mel, eGeMAPS, AUs) ...", flush=True)
-            self._inputs = build_teacher_inputs(self.utts, RAVDESS_LABELS, visual_root=self.data_root)
+            what = "log-mel, eGeMAPS, AUs" if logmel else "eGeMAPS, AUs"
+            print(f"computing teacher inputs for {len(self.utts)} clips ({what}) ...", flush=True)
+            self._inputs = build_teacher_inputs(self.utts, RAVDESS_LABELS, use_logmel=logmel,
+                                                visual_root=self.data_root)
         return self._inputs
 
     def split(self, fold: int) -> tuple[list[Utterance], list[Utterance], list[Utterance]]:
@@ -198,7 +215,9 @@ class Runner:
         from .teacher_trainer import TeacherTrainer
 
         mcfg, tcfg = self.teacher_configs(spec)
-        folder = self.runs / f"{spec.name}-{_hash([asdict(spec), self.settings.teacher_epochs, self.settings.clips_per_actor, self.settings.seed])}" / f"fold{fold}{tag}"
+        tag_hash = _hash([teacher_signature(spec), self.settings.teacher_epochs, self.settings.clips_per_actor,
+                          self.settings.seed])
+        folder = self.runs / f"{spec.name}-{tag_hash}" / f"fold{fold}{tag}"
         tcfg = replace(tcfg, out_dir=str(folder))
         inp = self.inputs()
         return TeacherTrainer(mcfg, tcfg, inp.select_utterances(train), inp.select_utterances(dev)).fit()
@@ -227,7 +246,7 @@ class Runner:
         from .metrics import score
         from .visual import Standardizer
 
-        inp = self.inputs()
+        inp = self.inputs(logmel=False)
         train, dev, test = (inp.select_utterances(part) for part in self.split(fold))
 
         def feats(x):  # type: ignore[no-untyped-def]
@@ -399,7 +418,7 @@ def plot_results(out: Path, rows: list[dict[str, Any]]) -> list[Path]:
     ax.bar(x, [r["ua"][0] for r in measured], yerr=[r["ua"][1] for r in measured], color=colors, alpha=0.7, capsize=4)
     for i, r in enumerate(measured):
         ax.scatter([i] * len(r["per_fold"]), [100 * p["test"]["ua"] for p in r["per_fold"]], color="k", s=10, zorder=3)
-    ax.axhline(70.7, color="gray", ls="--", lw=1, label="eGeMAPS+AU logreg CV5 (70.7)")
+    ax.axhline(70.7, color="gray", ls="--", lw=1, label="TARGETS.md eGeMAPS+AU logreg CV5, other protocol (70.7)")
     ax.axhline(12.5, color="gray", ls=":", lw=1, label="chance")
     ax.set_xticks(x, [r["config"] for r in measured], rotation=30, ha="right")
     ax.set_ylabel("test UA (%)")

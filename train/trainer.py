@@ -55,7 +55,7 @@ class TrainConfig:
     lr: float = 3e-3
     weight_decay: float = 1e-3
     warmup_epochs: int = 3
-    label_smoothing: float = 0.1
+    label_smoothing: float = 0.05
     class_balance: bool = True
     ema_decay: float = 0.99
     seed: int = 0
@@ -66,7 +66,7 @@ class TrainConfig:
     embedding_dim: int = 48
     freq_bins: int = 8
     normalization: str = "global"
-    dropout: float = 0.2
+    dropout: float = 0.1
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
@@ -254,6 +254,7 @@ class StudentTrainer:
         history: list[dict[str, float]] = []
         best = {"epoch": -1, "dev_ua": -1.0}
         start_epoch = 0
+        self._seconds_before = 0.0
         last_dir, best_dir = self.out / "last", self.out / "best"
 
         try:
@@ -276,6 +277,7 @@ class StudentTrainer:
                 self.extra_modules.load_state_dict(state["extra_modules"])
             history = state["history"]
             best = state["best"]
+            self._seconds_before = float(state.get("seconds", 0.0))
             start_epoch = int(state["epoch"]) + 1
             log.info("resuming from %s at epoch %d", last_dir, start_epoch)
 
@@ -347,6 +349,7 @@ class StudentTrainer:
                 weights=model.state_dict(),
                 trainer_state={"optimizer": optimizer.state_dict(), "ema": ema.model.state_dict(),
                                "history": history, "best": best, "epoch": epoch,
+                               "seconds": self._seconds_before + time.time() - started,
                                **({"extra_modules": self.extra_modules.state_dict()}
                                   if self.extra_modules is not None else {})},
             )
@@ -380,5 +383,6 @@ class StudentTrainer:
         atomic_write_text(self.out / "history.json", json.dumps(history, indent=1))
         return TrainResult(
             best_dir=self.out / "best", last_dir=self.out / "last", best_epoch=int(best["epoch"]),
-            dev=dev, parameters=count_parameters(model), seconds=time.time() - started, history=history,
+            dev=dev, parameters=count_parameters(model), history=history,
+            seconds=self._seconds_before + time.time() - started,  # all sessions of a resumed run
         )

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..errors import MissingDependencyError
 from ._common import fail, make_recognizer, model_option, runtime_options
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -145,7 +146,8 @@ def listen(
             )
             source = f"{stats.device_name} @ {stats.device_rate} Hz"
             get_stats = stats.snapshot
-        except mic.NoInputDeviceError as exc:
+        except (mic.NoInputDeviceError, MissingDependencyError) as exc:
+            # No way to capture here (no device, no PortAudio, no sounddevice): show the demo.
             if device is not None or not demo:
                 raise
             clip = mic.demo_clip_path()
