@@ -108,6 +108,8 @@ def quantize_int8(
         quantized = onnx.load(str(raw))
     meta = get_metadata(model)
     meta["quantization"] = "int8-qdq"
+    # layers deliberately left in float beyond the front end (the TensorRT check reads this)
+    meta["int8_float_nodes"] = ",".join(n for n in excluded if not n.startswith(FRONTEND_NODE_PREFIX))
     del quantized.metadata_props[:]
     set_metadata(quantized, meta)
     quantized.producer_name = "edgeemo"

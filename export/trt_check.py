@@ -397,6 +397,7 @@ class _Checker:
         self.profile = profile
         self.issues: list[Issue] = []
         self.onnx = g.onnx
+        self.declared_float: set[str] = set()  # node names the exporter kept in float on purpose
 
     def add(self, severity: Severity, code: str, message: str, node: Any | None = None) -> None:
         self.issues.append(
@@ -936,6 +937,14 @@ class _Checker:
                         f"front-end {node.op_type} '{_node_label(node)}' stays in float (as intended)",
                         node,
                     )
+                elif node.name in self.declared_float:
+                    self.add(
+                        "info",
+                        "declared-float-layer",
+                        f"{node.op_type} '{_node_label(node)}' is kept in float by the exporter "
+                        "(metadata 'int8_float_nodes'); TensorRT runs it in FP32",
+                        node,
+                    )
                 else:
                     self.add(
                         "warning",
@@ -1017,6 +1026,7 @@ def check_tensorrt_compat(
     metadata = {p.key: p.value for p in model.metadata_props}
     checker.check_metadata(inputs, metadata)
     frontend_ids = checker.frontend(metadata)
+    checker.declared_float = {n for n in metadata.get("int8_float_nodes", "").split(",") if n}
     qdq = checker.check_qdq(frontend_ids)
 
     histogram: Counter[str] = Counter()

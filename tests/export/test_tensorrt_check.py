@@ -268,6 +268,8 @@ def test_bundled_int8_model_is_tensorrt_compatible() -> None:
     assert report.qdq.present
     assert [(d.tensor, d.axis) for d in report.dynamic_dims if d.kind == "input"] == [("audio", 0)]
     assert not report.qdq.frontend_layers_quantized
+    # "passes with no issue": nothing above info level
+    assert [i for i in report.issues if i.severity != "info"] == [], report.format_text()
 
 
 @pytest.fixture(scope="module")

@@ -68,11 +68,15 @@ def test_missing_model_file(tmp_path: Path) -> None:
         edgeemo.Recognizer(123)  # type: ignore[arg-type]
 
 
-def test_default_model() -> None:
+def test_default_model(monkeypatch, tmp_path: Path) -> None:
     path = edgeemo.default_model_path()
     assert path.name == "edgeemo-student-ravdess-int8.onnx" and path.parent.name == "models"
-    if path.is_file():
-        pytest.skip("the bundled default model exists now; the missing-model message is untestable")
+    assert path.is_file(), "the bundled model must ship with the package"
+    assert edgeemo.Recognizer().info.path == path
+    # an installation that lost its model file says what to do
+    import edgeemo.model as model_module
+
+    monkeypatch.setattr(model_module, "default_model_path", lambda: tmp_path / "gone.onnx")
     with pytest.raises(ModelNotFoundError, match="bundled default model") as info:
         edgeemo.Recognizer()
     assert "edgeemo export" in str(info.value)
