@@ -70,6 +70,24 @@ def listen_peak_rss_mb(model: Path, clip: Path) -> float:
     return peak / 1e6
 
 
+CPP_BUILD = REPO / "cpp_bindings" / "build"
+
+
+def cpp_numbers(model: Path, clip: Path) -> dict[str, float] | None:
+    """C++ per-window latency (``test_perf``: stream fed hop by hop, 1 thread) and the peak RSS of
+    ``edgeemo-classify`` on ``clip``; None when the C++ build (``make cpp``) is absent."""
+    perf, classify = CPP_BUILD / "tests" / "test_perf", CPP_BUILD / "edgeemo-classify"
+    if not (perf.is_file() and classify.is_file() and Path("/usr/bin/time").is_file()):
+        return None
+    out = subprocess.run([str(perf), str(model), "1000"], capture_output=True, text=True, check=True).stdout
+    line = next(ln for ln in out.splitlines() if ln.startswith("PERF "))
+    values = dict(kv.split("=") for kv in line.split()[1:])
+    timed = subprocess.run(["/usr/bin/time", "-f", "%M", str(classify), "--model", str(model), str(clip)],
+                           capture_output=True, text=True, check=True)
+    return {"p50_ms": float(values["p50_ms"]), "p95_ms": float(values["p95_ms"]),
+            "peak_rss_mb": int(timed.stderr.strip().splitlines()[-1]) / 1024.0}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--int8", default=None, help="INT8 model (default: the bundled one)")
@@ -108,10 +126,11 @@ def main(argv: list[str] | None = None) -> int:
         plot_latency(rep, REPO / "docs" / "img" / f"latency_{name.lower()}.png")
     smile_ms = egemaps_window_ms(timed[: min(60, len(timed))], 16000)
     rss = listen_peak_rss_mb(int8, test[0].path)
+    cpp = cpp_numbers(int8, test[0].path)
     report = {"date": dt.date.today().isoformat(), "cpu": cpu_name(), "cores": os.cpu_count(),
               "models": rows, "latency": {k: v.to_dict() for k, v in prof.items()},
               "egemaps_ms": {"p50": float(np.median(smile_ms)), "p95": float(np.percentile(smile_ms, 95))},
-              "listen_peak_rss_mb": rss}
+              "listen_peak_rss_mb": rss, "cpp": cpp}
     (REPO / "docs" / "benchmarks.json").write_text(json.dumps(report, indent=2))
     Path(args.out).write_text(render(report))
     print(Path(args.out).read_text())
@@ -157,7 +176,7 @@ def render(r: dict) -> str:
         "",
         f"openSMILE eGeMAPSv02 functionals of the same 3 s windows, same run: p50 {smile['p50']:.1f} ms, "
         f"p95 {smile['p95']:.1f} ms, so the INT8 model (front end included) is "
-        f"**{smile['p50'] / int8_total:.0f}x faster** than eGeMAPS extraction alone.",
+        f"**{smile['p50'] / int8_total:.1f}x faster** (p50 / p50) than eGeMAPS extraction alone.",
         "",
         f"Peak resident memory of `edgeemo listen --input CLIP --json` (whole Python process): "
         f"{r['listen_peak_rss_mb']:.0f} MB.",
@@ -165,6 +184,22 @@ def render(r: dict) -> str:
         "Plots: `docs/img/latency_int8.png`, `docs/img/confusion_test_int8.png`.",
         "",
     ]
+    cpp, py = r.get("cpp"), r["latency"]["INT8"]["stages"]
+    if cpp:
+        lines += [
+            "## C++ (C API) vs Python SDK, INT8, one thread, same run",
+            "| runtime | per-window p50 | p95 | peak RSS |",
+            "|---|---|---|---|",
+            f"| Python SDK (`session.run`, model time) | {py['run']['p50']:.2f} ms | {py['run']['p95']:.2f} ms | "
+            f"{r['listen_peak_rss_mb']:.0f} MB (`edgeemo listen --input`) |",
+            f"| C++ (`test_perf`: stream fed hop by hop) | {cpp['p50_ms']:.2f} ms | {cpp['p95_ms']:.2f} ms | "
+            f"{cpp['peak_rss_mb']:.0f} MB (`edgeemo-classify`, one clip) |",
+            "",
+            "The Python figure comes from a session with ONNX Runtime's profiler on (it adds a little per run);",
+            "the C++ library also disables ONNX Runtime's CPU memory arena. See docs/cpp.md for where the",
+            "C++ memory goes (ONNX Runtime itself is above 20 MB before a model is loaded).",
+            "",
+        ]
     return "\n".join(lines)
 
 

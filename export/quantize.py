@@ -73,6 +73,60 @@ def _keep_in_float(node: "onnx.NodeProto", model: "onnx.ModelProto") -> bool:  #
     return False
 
 
+def rewrite_float_maxpools(model: "onnx.ModelProto") -> int:  # noqa: F821
+    """Replace 2x2/stride-2 float ``MaxPool`` nodes over even-sized maps by ``Max`` of 4 strided slices.
+
+    Exactly the same values. Why: in the INT8 graph the pooling after the float input conv loses
+    ONNX Runtime's blocked-layout (NCHWc) kernel and falls back to its generic NCHW MaxPool, which
+    took 0.9 ms of a 2.5 ms window here; four strided slices and a Max take about 0.4 ms.
+    Pools fed by quantized data (DequantizeLinear) are left to ONNX Runtime's int8 fusions.
+    """
+    import onnx
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    inferred = onnx.shape_inference.infer_shapes(model)
+    shapes = {
+        vi.name: [d.dim_value if d.HasField("dim_value") else None for d in vi.type.tensor_type.shape.dim]
+        for vi in list(inferred.graph.value_info) + list(inferred.graph.input)
+    }
+    producer = {o: n for n in graph.node for o in n.output}
+    count = 0
+    for pool in list(graph.node):
+        if pool.op_type != "MaxPool" or len(pool.output) != 1:
+            continue
+        source = producer.get(pool.input[0])
+        if source is None or source.op_type == "DequantizeLinear":
+            continue
+        attrs = {a.name: helper.get_attribute_value(a) for a in pool.attribute}
+        if list(attrs.get("kernel_shape", [])) != [2, 2] or list(attrs.get("strides", [])) != [2, 2]:
+            continue
+        if any(attrs.get("pads", [0])) or attrs.get("ceil_mode", 0) or list(attrs.get("dilations", [1, 1])) != [1, 1]:
+            continue
+        shape = shapes.get(pool.input[0])
+        if not shape or len(shape) != 4 or any(d is None or d % 2 for d in shape[2:]):
+            continue
+        name, x = pool.name, pool.input[0]
+
+        def const(suffix: str, values: list[int]) -> str:
+            graph.initializer.append(numpy_helper.from_array(np.array(values, dtype=np.int64), f"{name}_{suffix}"))
+            return f"{name}_{suffix}"
+
+        axes, steps, ends = const("axes", [2, 3]), const("steps", [2, 2]), const("ends", list(shape[2:]))
+        slices = [
+            helper.make_node("Slice", [x, const(f"start{i}{j}", [i, j]), ends, axes, steps],
+                             [f"{name}_slice{i}{j}"], name=f"{name}/slice{i}{j}")
+            for i in (0, 1) for j in (0, 1)
+        ]
+        new_max = helper.make_node("Max", [n.output[0] for n in slices], [pool.output[0]], name=f"{name}/max")
+        at = list(graph.node).index(pool)
+        graph.node.remove(pool)
+        for k, node in enumerate([*slices, new_max]):
+            graph.node.insert(at + k, node)
+        count += 1
+    return count
+
+
 def quantize_int8(
     fp32_path: str | os.PathLike[str],
     out_path: str | os.PathLike[str],
@@ -106,6 +160,7 @@ def quantize_int8(
             extra_options={"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False},
         )
         quantized = onnx.load(str(raw))
+    rewritten = rewrite_float_maxpools(quantized)
     meta = get_metadata(model)
     meta["quantization"] = "int8-qdq"
     # layers deliberately left in float beyond the front end (the TensorRT check reads this)
@@ -117,5 +172,5 @@ def quantize_int8(
     onnx.save(quantized, str(tmp_out))
     os.replace(tmp_out, out)
     n_q = sum(1 for n in quantized.graph.node if n.op_type == "DequantizeLinear")
-    log.info("quantized %s -> %s (%d DequantizeLinear nodes)", fp32_path, out, n_q)
+    log.info("quantized %s -> %s (%d DequantizeLinear nodes, %d float MaxPool rewritten)", fp32_path, out, n_q, rewritten)
     return QuantizeResult(out, out.stat().st_size, n_q, excluded)
