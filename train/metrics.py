@@ -62,7 +62,7 @@ def save_confusion_png(
                     color="white" if norm[i, j] > 0.5 else "black", fontsize=8)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(title)
+    ax.set_title(title, fontsize=9, wrap=True)
     return _save(fig, path)
 
 
