@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default=str(Path(__file__).resolve().parents[1] / "sdk" / "models"),
                         help="where the bundled model and its card go")
     parser.add_argument("--data", default=None, help="data root holding ravdess/")
-    parser.add_argument("--epochs", type=int, default=45)
+    parser.add_argument("--epochs", type=int, default=80)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)

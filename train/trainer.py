@@ -50,7 +50,7 @@ class TrainConfig:
     dev_splits: tuple[str, ...] = ("dev",)
     train_folds: tuple[int, ...] | None = None  # cross-validation: overrides the splits when set
     dev_folds: tuple[int, ...] | None = None
-    epochs: int = 45
+    epochs: int = 80
     batch_size: int = 32
     lr: float = 3e-3
     weight_decay: float = 1e-3
