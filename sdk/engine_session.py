@@ -43,9 +43,9 @@ class EngineSession:
         return [_TensorSpec("audio", ["batch", int(self._runner.window_samples)])]
 
     def get_outputs(self) -> list[_TensorSpec]:
-        meta: Mapping[str, str] = self._runner.metadata
-        widths = {"probs": len(meta.get("labels", "").split(",")), "valence_arousal": 2}
-        return [_TensorSpec(name, ["batch", widths.get(name, "n")]) for name in self._runner.output_names]
+        # the engine's own output widths, so the labels-vs-probs check in ModelInfo stays a real check
+        shapes = self._runner.output_shapes
+        return [_TensorSpec(name, ["batch", *list(shapes[name])[1:]]) for name in self._runner.output_names]
 
     @property
     def precision(self) -> str:

@@ -499,6 +499,11 @@ class TensorRTEngineRunner:
             raise ModelMetadataError(f"{self.path}: the sidecar's ONNX metadata has no valid 'sample_rate'") from None
 
     @property
+    def output_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Each output's shape at the profile's largest batch (from the engine, not the metadata)."""
+        return dict(self._out_shapes)
+
+    @property
     def output_names(self) -> list[str]:
         """Names of the engine's outputs (``probs`` first when present)."""
         return sorted(self._outputs, key=lambda n: (n != "probs", n))

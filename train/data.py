@@ -46,9 +46,11 @@ class Utterance:
 
 def find_data_root(explicit: str | os.PathLike[str] | None = None) -> Path:
     """Where the labelled data lives: ``explicit``, ``$EDGEEMO_DATA``, or ``shared/data`` beside the repo."""
+    if explicit:  # a folder the user named must exist: never fall back to another one silently
+        if not Path(explicit).is_dir():
+            raise ConfigError(f"data folder {explicit} does not exist; pass the folder that holds ravdess/")
+        return Path(explicit)
     candidates: list[Path] = []
-    if explicit:
-        candidates.append(Path(explicit))
     if os.environ.get("EDGEEMO_DATA"):
         candidates.append(Path(os.environ["EDGEEMO_DATA"]))
     candidates.append(Path.cwd().parent / "shared" / "data")

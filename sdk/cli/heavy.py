@@ -54,36 +54,24 @@ def _run(ctx: click.Context, module: str, func: str, extra: str) -> None:
     ctx.exit(int(rc or 0))
 
 
-@click.command(context_settings=_PASS_THROUGH, add_help_option=False)
-@click.pass_context
-def train(ctx: click.Context) -> None:
-    """Train teachers and students (needs edgeemo[train]; `edgeemo train --help` for options)."""
-    _run(ctx, "edgeemo.train.cli", "train_main", "train")
+def _pass_through(name: str, module: str, func: str, extra: str, help_text: str) -> click.Command:
+    """A command that forwards every argument to ``module.func(args)``, imported only when run."""
+
+    @click.pass_context
+    def command(ctx: click.Context) -> None:
+        _run(ctx, module, func, extra)
+
+    return click.Command(name, callback=command, help=help_text, context_settings=_PASS_THROUGH,
+                         add_help_option=False)
 
 
-@click.command("eval", context_settings=_PASS_THROUGH, add_help_option=False)
-@click.pass_context
-def eval_(ctx: click.Context) -> None:
-    """Evaluate a model on a labelled set (needs edgeemo[train]; `edgeemo eval --help`)."""
-    _run(ctx, "edgeemo.train.cli", "eval_main", "train")
-
-
-@click.command(context_settings=_PASS_THROUGH, add_help_option=False)
-@click.pass_context
-def export(ctx: click.Context) -> None:
-    """Export, quantize and check ONNX / TensorRT models (needs edgeemo[export])."""
-    _run(ctx, "edgeemo.export.cli", "export_main", "export")
-
-
-@click.command(context_settings=_PASS_THROUGH, add_help_option=False)
-@click.pass_context
-def distill(ctx: click.Context) -> None:
-    """Train a student with distillation from a teacher (needs edgeemo[train]; `edgeemo distill --help`)."""
-    _run(ctx, "edgeemo.train.distill.cli", "distill_main", "train")
-
-
-@click.command(context_settings=_PASS_THROUGH, add_help_option=False)
-@click.pass_context
-def teacher(ctx: click.Context) -> None:
-    """Train an audio(+video) teacher (needs edgeemo[train]; `edgeemo teacher --help`)."""
-    _run(ctx, "edgeemo.train.distill.cli", "teacher_main", "train")
+train = _pass_through("train", "edgeemo.train.cli", "train_main", "train",
+                      "Train teachers and students (needs edgeemo[train]; `edgeemo train --help` for options).")
+eval_ = _pass_through("eval", "edgeemo.train.cli", "eval_main", "train",
+                      "Evaluate a model on a labelled set (needs edgeemo[train]; `edgeemo eval --help`).")
+export = _pass_through("export", "edgeemo.export.cli", "export_main", "export",
+                       "Export, quantize and check ONNX / TensorRT models (needs edgeemo[export]).")
+distill = _pass_through("distill", "edgeemo.train.distill.cli", "distill_main", "train",
+                        "Train a student with distillation from a teacher (needs edgeemo[train]; `edgeemo distill --help`).")
+teacher = _pass_through("teacher", "edgeemo.train.distill.cli", "teacher_main", "train",
+                        "Train an audio(+video) teacher (needs edgeemo[train]; `edgeemo teacher --help`).")

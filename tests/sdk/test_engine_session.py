@@ -24,10 +24,11 @@ META = {
 class FakeRunner:
     """Stands in for TensorRTEngineRunner: softmax of a fixed projection of window energies."""
 
-    def __init__(self, metadata: dict[str, str], precision: str = "int8") -> None:
+    def __init__(self, metadata: dict[str, str], precision: str = "int8", n_labels: int = 8) -> None:
         self.metadata = metadata
         self.window_samples = int(metadata["window_samples"])
         self.output_names = ["probs"]
+        self.output_shapes = {"probs": (8, n_labels)}
         self.sidecar = SimpleNamespace(precision=precision)
 
     def run_all(self, windows: np.ndarray) -> dict[str, np.ndarray]:
@@ -69,6 +70,12 @@ def test_engine_metadata_is_validated_like_onnx(engine_file: Path, monkeypatch):
     _use_fake(monkeypatch, FakeRunner(bad))
     with pytest.raises(ModelMetadataError, match="labels"):
         edgeemo.Recognizer(engine_file, provider="auto")
+
+
+def test_engine_output_width_is_checked_against_labels(engine_file: Path, monkeypatch):
+    _use_fake(monkeypatch, FakeRunner(dict(META), n_labels=7))
+    with pytest.raises(ModelMetadataError, match="8 labels but output 'probs' is 7 wide"):
+        edgeemo.Recognizer(engine_file, provider="tensorrt")
 
 
 def test_engine_refuses_other_providers_and_precisions(engine_file: Path, monkeypatch):

@@ -83,3 +83,5 @@ def test_data_root_override(monkeypatch, tmp_path: Path, data_root: Path):
     copy = tmp_path / "copy"
     shutil.copytree(data_root / "ravdess", copy / "ravdess", ignore=shutil.ignore_patterns("audio"))
     assert find_data_root(copy) == copy
+    with pytest.raises(ConfigError, match="does not exist"):
+        find_data_root(tmp_path / "missing")
