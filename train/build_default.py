@@ -5,6 +5,10 @@
 Trains the student on actors 01-16 (selection on 17-18), exports FP32 and INT8 ONNX, measures
 both on the test actors 19-20, copies the INT8 file into ``sdk/models/`` and rewrites
 ``sdk/models/MODEL_CARD.md`` with the measured numbers.
+
+``--recipe plain`` trains the student on the labels alone. ``--recipe distilled`` first trains the
+audio + video teacher (A+V concat fusion, same actors, epoch picked on 17-18) into ``RUN/teacher``
+and then the student with :data:`DISTILLED_LOSSES` from it (docs/distillation.md, docs/results.md).
 """
 
 from __future__ import annotations
@@ -18,6 +22,11 @@ from edgeemo._version import __version__
 
 DEFAULT_MODEL_NAME = "edgeemo-student-ravdess-int8.onnx"
 REPRODUCE = "python -m edgeemo.train.build_default"
+RECIPES = ("plain", "distilled")
+DEFAULT_RECIPE = "distilled"
+#: the ``student_best`` row of the five-fold comparison (docs/results.md)
+DISTILLED_LOSSES = {"triplet_weight": 1.0, "feature_weight": 1.0, "response_weight": 0.5, "weighting": "confidence"}
+DISTILL_TEACHER = {"fusion": "concat"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=80)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--recipe", choices=RECIPES, default=DEFAULT_RECIPE,
+                        help=f"plain: labels only; distilled: A+V teacher, then distillation (default {DEFAULT_RECIPE})")
     args = parser.parse_args(argv)
 
     from edgeemo.export.pipeline import ExportOptions, run_export
@@ -36,8 +47,19 @@ def main(argv: list[str] | None = None) -> int:
     from .trainer import StudentTrainer, TrainConfig
 
     cfg = TrainConfig(out_dir=args.run, data_root=args.data, epochs=args.epochs, seed=args.seed, num_threads=args.threads)
-    result = StudentTrainer(cfg).fit()
     run = Path(args.run)
+    distill = None
+    if args.recipe == "distilled":
+        from .distill.recipe import DistillConfig
+        from .distill.run import distill_student, train_teacher
+
+        teacher = train_teacher(str(run / "teacher"), data_root=args.data, model_fields=DISTILL_TEACHER,
+                                threads=args.threads)
+        dcfg = DistillConfig(teacher=str(Path(teacher.best_dir).resolve()), **DISTILLED_LOSSES)
+        result = distill_student(cfg, dcfg, threads=args.threads)
+        distill = {"teacher_dev": teacher.dev.to_dict(), "teacher_epoch": teacher.best_epoch, "losses": DISTILLED_LOSSES}
+    else:
+        result = StudentTrainer(cfg).fit()
     report = run_export(ExportOptions(
         checkpoint=str(result.best_dir), out_path=str(run / "export" / "edgeemo-student-ravdess.onnx"),
         data_root=args.data, eval_splits=("dev", "test"),
@@ -46,16 +68,29 @@ def main(argv: list[str] | None = None) -> int:
     models.mkdir(parents=True, exist_ok=True)
     assert report.int8_path is not None
     shutil.copyfile(report.int8_path, models / DEFAULT_MODEL_NAME)
-    card = render_model_card(report.to_dict(), result.parameters, result.best_epoch, cfg.to_dict(), result.seconds)
+    card = render_model_card(report.to_dict(), result.parameters, result.best_epoch, cfg.to_dict(), result.seconds,
+                             distill=distill, recipe=args.recipe)
     (models / "MODEL_CARD.md").write_text(card)
     print("\n".join(report.summary_lines()))
     print(f"bundled {models / DEFAULT_MODEL_NAME}")
     return 0
 
 
-def render_model_card(report: dict, parameters: int, best_epoch: int, train_cfg: dict, seconds: float) -> str:
+def render_model_card(report: dict, parameters: int, best_epoch: int, train_cfg: dict, seconds: float,
+                      distill: dict | None = None, recipe: str = "plain") -> str:
     """The model card of the bundled model, from measured numbers only."""
     s = report["scores"]
+    reproduce = REPRODUCE if recipe == DEFAULT_RECIPE else f"{REPRODUCE} --recipe {recipe}"
+    distill_row = ""
+    if distill is not None:
+        losses = ", ".join(f"{k} {v}" for k, v in distill["losses"].items())
+        td = distill["teacher_dev"]
+        distill_row = (
+            "\n| distillation | from an audio + video teacher (log-mel CNN + eGeMAPS + 35 OpenFace AU intensities, "
+            f"concat fusion) trained on the same actors 01-16, epoch {distill['teacher_epoch']} picked on 17-18 "
+            f"(dev UA {100 * td['ua']:.1f} with video); losses {losses}. The teacher sees faces; the student only "
+            "hears: it learns the teacher's embedding geometry and softened outputs |"
+        )
 
     def row(kind: str, split: str) -> str:
         v = s.get(f"{kind} {split}")
@@ -77,7 +112,7 @@ edgeemo *code* is Apache-2.0; this *model file* is not free for commercial use.
 | learned parameters | {parameters} (fixed front-end constants stored separately as float16: {report['frontend_constants']}) |
 | quantization | static INT8 QDQ, symmetric, per-channel weights, 64 calibration windows from training actors; front end and the one-channel input conv kept in float |
 | training data | RAVDESS speech, actors 01-16 (train), selection on actors 17-18 (dev, best epoch {best_epoch}); actors 19-20 never used for choices |
-| training | {train_cfg['epochs']} epochs, AdamW lr {train_cfg['lr']}, cosine schedule, label smoothing {train_cfg['label_smoothing']}, class-balanced loss, speed perturbation, noise, SpecAugment, EMA, mixup probability {train_cfg['augment']['mixup_prob']}, dropout {train_cfg['dropout']}; seed {train_cfg['seed']}; {seconds / 60:.0f} min of training on a 2-core CPU machine |
+| training | {train_cfg['epochs']} epochs, AdamW lr {train_cfg['lr']}, cosine schedule, label smoothing {train_cfg['label_smoothing']}, class-balanced loss, speed perturbation, noise, SpecAugment, EMA, mixup probability {train_cfg['augment']['mixup_prob']}, dropout {train_cfg['dropout']}; seed {train_cfg['seed']}; {seconds / 60:.0f} min of training on a 2-core CPU machine |{distill_row}
 
 ## Measured accuracy (UA = macro recall / WA = accuracy / macro-F1, %)
 | model | dev (actors 17-18) | test (actors 19-20) |
@@ -97,7 +132,7 @@ elderly voices. Emotion recognition is probabilistic: do not use it for decision
 ## Reproduce
 From a checkout with `../shared/data` beside it (or `EDGEEMO_DATA` set):
 
-    {REPRODUCE}
+    {reproduce}
 """
 
 

@@ -179,9 +179,14 @@ class Runner:
 
     def _save(self) -> None:
         """Merge into what is on disk (another run may have added rows meanwhile), then write."""
-        on_disk = json.loads(self.cache_file.read_text()) if self.cache_file.is_file() else {}
-        self.results = {**on_disk, **self.results}
-        atomic_write_text(self.cache_file, json.dumps(self.results, indent=1, sort_keys=True))
+        import fcntl
+
+        self.cache_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.cache_file.with_suffix(".lock"), "w") as lock:  # runners in parallel processes
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            on_disk = json.loads(self.cache_file.read_text()) if self.cache_file.is_file() else {}
+            self.results = {**on_disk, **self.results}
+            atomic_write_text(self.cache_file, json.dumps(self.results, indent=1, sort_keys=True))
 
     # ------------------------------------------------------------------ data
     def inputs(self, logmel: bool = True):  # type: ignore[no-untyped-def]
@@ -361,7 +366,25 @@ def aggregate(results: dict[str, Any], runner: Runner, names: Sequence[str]) -> 
             row["ua_with_video"] = (float(vals.mean()), float(vals.std(ddof=1)) if len(vals) > 1 else 0.0)
         row["settings"] = per_fold[0]["settings"] if per_fold else None
         rows.append(row)
+    _add_paired_deltas(rows, reference="student")
     return rows
+
+
+def _add_paired_deltas(rows: list[dict[str, Any]], reference: str) -> None:
+    """``delta_ua``: mean ± sd over the folds both rows measured of (row − reference) test UA, for
+    the distilled students; fold difficulty varies far more than the methods do, so compare pairs."""
+    ref = next((r for r in rows if r["config"] == reference), None)
+    if ref is None:
+        return
+    ref_ua = {p["fold"]: 100 * p["test"]["ua"] for p in ref["per_fold"]}
+    for r in rows:
+        if r["kind"] != "student" or r["config"] == reference:
+            continue
+        diffs = [100 * p["test"]["ua"] - ref_ua[p["fold"]] for p in r["per_fold"] if p["fold"] in ref_ua]
+        if diffs:
+            d = np.array(diffs)
+            r["delta_ua"] = {"vs": reference, "folds": len(d), "mean": float(d.mean()),
+                             "sd": float(d.std(ddof=1)) if len(d) > 1 else 0.0, "wins": int((d > 0).sum())}
 
 
 def _fmt(ms: tuple[float, float] | None) -> str:
@@ -377,14 +400,16 @@ def write_report(out: Path, rows: list[dict[str, Any]], settings: Settings) -> N
         "Written by `python -m edgeemo.train.experiments`. Fold k: test = actors of fold k, dev = fold "
         "(k+1) % 5 (epoch selection), train = the other three folds. UA = macro recall (headline), "
         "WA = accuracy, F1 = macro F1, in %, mean ± sample sd over the folds listed. Fixed seeds.", "",
-        "| config | kind | folds measured | test UA | test WA | test F1 | settings |",
-        "|---|---|---|---|---|---|---|",
+        "| config | kind | folds measured | test UA | paired Δ UA vs `student` (wins) | test WA | test F1 | settings |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         folds = ",".join(str(f) for f in r["folds"]) or "not yet run"
         extra = f" (with video: {_fmt(r['ua_with_video'])})" if r.get("ua_with_video") else ""
         st = ", ".join(f"{k}={v}" for k, v in sorted((r["settings"] or {}).items()))
-        lines.append(f"| `{r['config']}` | {r['kind']} | {folds} | {_fmt(r['ua'])}{extra} | {_fmt(r['wa'])} | "
+        d = r.get("delta_ua")
+        delta = f"{d['mean']:+.1f} ± {d['sd']:.1f} ({d['wins']}/{d['folds']})" if d else "–"
+        lines.append(f"| `{r['config']}` | {r['kind']} | {folds} | {_fmt(r['ua'])}{extra} | {delta} | {_fmt(r['wa'])} | "
                      f"{_fmt(r['f1'])} | {st or '–'} |")
     notes = out / "NOTES.md"  # hand-written: what was measured how, what is not yet run
     if notes.is_file():

@@ -67,6 +67,7 @@ class TrainConfig:
     freq_bins: int = 8
     normalization: str = "global"
     dropout: float = 0.1
+    device: str = "auto"  # auto: cuda when available; under torchrun, one process per device (distributed.py)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
@@ -119,7 +120,7 @@ class EMA:
 
 
 #: Options that do not change what is learned: a run may resume with other values.
-_NON_RESULT_OPTIONS = ("out_dir", "data_root", "num_threads")
+_NON_RESULT_OPTIONS = ("out_dir", "data_root", "num_threads", "device")
 
 
 def _result_defining(train_cfg: dict[str, Any]) -> dict[str, Any]:
@@ -138,18 +139,38 @@ def predict_clips(model: StudentNet, waves: Sequence[np.ndarray], batch_windows:
     """Clip probabilities ``[n_clips, n_labels]``: mean of window softmax, windows per the contract."""
     model.eval()
     cfg = model.cfg
+    device = next(model.parameters()).device
     per_clip = [clip_windows(w, cfg.window_samples, cfg.hop_samples) for w in waves]
     flat = np.concatenate(per_clip)
     probs = []
-    for i in range(0, len(flat), batch_windows):
-        logits = model(torch.from_numpy(flat[i : i + batch_windows]))["logits"]
-        probs.append(torch.softmax(logits, dim=1).numpy())
+    with torch.no_grad():
+        for i in range(0, len(flat), batch_windows):
+            logits = model(torch.from_numpy(flat[i : i + batch_windows]).to(device))["logits"]
+            probs.append(torch.softmax(logits, dim=1).cpu().numpy())
     all_probs = np.concatenate(probs)
     out, pos = [], 0
     for windows in per_clip:
         out.append(all_probs[pos : pos + len(windows)].mean(axis=0))
         pos += len(windows)
     return np.stack(out)
+
+
+class _TrainForward(nn.Module):
+    """One training forward: normalise (the learned input BatchNorm), augment, then the network.
+
+    Everything with parameters runs inside this ``forward``, the call DistributedDataParallel wraps,
+    so that all gradients are averaged across ranks."""
+
+    def __init__(self, model: StudentNet) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, logmel: torch.Tensor, augment: Callable[[torch.Tensor], torch.Tensor]) -> dict[str, torch.Tensor]:
+        return self.model.forward_features(augment(self.model.normalize(logmel)))
+
+
+def _cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu() for k, v in module.state_dict().items()}
 
 
 class StudentTrainer:
@@ -238,12 +259,26 @@ class StudentTrainer:
 
     # ----------------------------------------------------------------- loop
     def fit(self) -> TrainResult:
+        """Train (or resume) to ``cfg.epochs``; under torchrun, data-parallel (see distributed.py)."""
+        from .distributed import context_from_env
+
+        ctx = context_from_env(self.cfg.device)
+        try:
+            return self._fit(ctx)
+        finally:
+            ctx.close()
+
+    def _fit(self, ctx: Any) -> TrainResult:
         cfg = self.cfg
         started = time.time()
         self._prepare()
+        device = torch.device(ctx.device)
+        self.class_weights = self.class_weights.to(device)
+        torch.manual_seed(cfg.seed)  # the initial weights (a resumed run loads its own)
         model = StudentNet(self.model_cfg)
         params = list(model.parameters())
         if self.extra_modules is not None:
+            self.extra_modules.to(device)
             params += list(self.extra_modules.parameters())
         optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         ema = EMA(model, cfg.ema_decay)
@@ -271,6 +306,7 @@ class StudentTrainer:
                 )
             model.load_state_dict(ckpt.weights)
             state = ckpt.trainer_state or {}
+            model.to(device)
             optimizer.load_state_dict(state["optimizer"])
             ema.model.load_state_dict(state["ema"])
             if self.extra_modules is not None and "extra_modules" in state:
@@ -281,16 +317,32 @@ class StudentTrainer:
             start_epoch = int(state["epoch"]) + 1
             log.info("resuming from %s at epoch %d", last_dir, start_epoch)
 
+        model.to(device)
+        ema.model.to(device)
+        forward: nn.Module = _TrainForward(model)
+        if ctx.enabled:
+            from torch.nn.parallel import DistributedDataParallel
+
+            # DDP broadcasts rank 0's weights here, so every rank starts (or resumes) identically
+            forward = DistributedDataParallel(forward, device_ids=[device.index] if device.type == "cuda" else None)
+            if self.extra_modules is not None:  # e.g. distillation heads, initialised per process
+                ctx.broadcast_module(self.extra_modules)
+            log.info("rank %d/%d on %s (%s)", ctx.rank, ctx.world_size, device, ctx.backend)
         epochs = range(start_epoch, cfg.epochs)
         bar = None
-        if self.progress:
+        if self.progress and ctx.is_main:
             from tqdm import tqdm
 
             bar = tqdm(total=cfg.epochs, initial=start_epoch, desc="training", unit="epoch")
         for epoch in epochs:
-            rng = np.random.default_rng([cfg.seed, epoch])
+            rng = np.random.default_rng([cfg.seed, epoch])  # the batch order: the same on every rank
             gen = torch.Generator().manual_seed(cfg.seed * 100003 + epoch)
             torch.manual_seed(cfg.seed * 100003 + epoch)
+            aug_rng = rng
+            if ctx.enabled:  # each rank augments its own share of the batch differently
+                aug_rng = np.random.default_rng([cfg.seed, epoch, ctx.rank])
+                gen = torch.Generator().manual_seed(cfg.seed * 100003 + epoch + 7919 * ctx.rank)
+                torch.manual_seed(cfg.seed * 100003 + epoch + 7919 * ctx.rank)
             model.train()
             if self.extra_modules is not None:
                 self.extra_modules.train()
@@ -298,68 +350,92 @@ class StudentTrainer:
             losses = []
             for step in range(steps_per_epoch):
                 idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
-                if len(idx) < 2:
+                if len(idx) < 2 * ctx.world_size:  # decided on the global batch, so all ranks agree
                     continue
+                idx = idx[ctx.rank :: ctx.world_size]
                 for group in optimizer.param_groups:
                     group["lr"] = cfg.lr * _lr_factor(epoch * steps_per_epoch + step, total_steps, cfg.warmup_epochs * steps_per_epoch)
-                logmel = self._batch(idx, rng)
-                feats = spec_augment(model.normalize(logmel), cfg.augment, gen)
+                logmel = self._batch(idx, aug_rng).to(device)
                 n_classes = len(self.model_cfg.labels)
                 targets = nn.functional.one_hot(torch.from_numpy(self.train_y[idx]), n_classes).float()
                 targets = targets * (1 - cfg.label_smoothing) + cfg.label_smoothing / n_classes
-                mix = None
-                if rng.random() < cfg.augment.mixup_prob:
-                    lam, perm = mixup_params(feats.shape[0], cfg.augment.mixup_alpha, gen)
-                    feats = lam * feats + (1 - lam) * feats[perm]
+                targets = targets.to(device)
+                mix: list[tuple[float, torch.Tensor]] = []
+                do_mix = aug_rng.random() < cfg.augment.mixup_prob
+
+                def augment(feats: torch.Tensor) -> torch.Tensor:  # runs inside the (DDP) forward
+                    feats = spec_augment(feats, cfg.augment, gen)
+                    if do_mix:
+                        lam, perm = mixup_params(feats.shape[0], cfg.augment.mixup_alpha, gen)
+                        mix.append((lam, perm))
+                        feats = lam * feats + (1 - lam) * feats[perm]
+                    return feats
+
+                out = forward(logmel, augment)
+                if mix:
+                    lam, perm = mix[0]
                     targets = lam * targets + (1 - lam) * targets[perm]
-                    mix = (lam, perm)
-                out = model.forward_features(feats)
                 logp = torch.log_softmax(out["logits"], dim=1)
                 loss = -(targets * logp * self.class_weights).sum(dim=1).mean()
                 batch_idx = torch.from_numpy(idx)
                 if self.extra_losses:
                     term_out = dict(out)
-                    if mix is not None:
-                        term_out["mixup_lam"], term_out["mixup_perm"] = torch.tensor(mix[0]), mix[1]
+                    if mix:
+                        term_out["mixup_lam"], term_out["mixup_perm"] = torch.tensor(mix[0][0]), mix[0][1]
                     for term in self.extra_losses:
                         loss = loss + term(term_out, batch_idx, epoch)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                if self.extra_modules is not None:
+                    ctx.average_gradients(self.extra_modules.parameters())
                 nn.utils.clip_grad_norm_(params, 5.0)
                 optimizer.step()
                 ema.update(model)
                 losses.append(float(loss.detach()))
-            # Both the raw weights and their EMA are candidates; the dev set picks (EMA lags early on).
-            candidates = {"raw": model, "ema": ema.model}
-            dev_scores = {
-                name: score(self.dev_y, predict_clips(m, self.dev_waves).argmax(1), len(self.model_cfg.labels))
-                for name, m in candidates.items()
-            }
-            model.train()
-            pick = max(dev_scores, key=lambda name: dev_scores[name].ua)
-            dev = dev_scores[pick]
-            history.append({"epoch": epoch, "train_loss": float(np.mean(losses)), "dev_ua": dev.ua, "dev_wa": dev.wa,
-                            "dev_f1": dev.f1, "dev_ua_raw": dev_scores["raw"].ua, "dev_ua_ema": dev_scores["ema"].ua})
-            if dev.ua > best["dev_ua"]:
-                best = {"epoch": epoch, "dev_ua": dev.ua, "weights": pick}
-                save_checkpoint(best_dir, config=self._config(epoch, dev), weights=candidates[pick].state_dict())
-            save_checkpoint(
-                last_dir,
-                config=self._config(epoch, dev),
-                weights=model.state_dict(),
-                trainer_state={"optimizer": optimizer.state_dict(), "ema": ema.model.state_dict(),
-                               "history": history, "best": best, "epoch": epoch,
-                               "seconds": self._seconds_before + time.time() - started,
-                               **({"extra_modules": self.extra_modules.state_dict()}
-                                  if self.extra_modules is not None else {})},
-            )
+            if ctx.is_main:
+                dev = self._evaluate_and_save(epoch, model, ema, optimizer, losses, history, best, started)
+            # the other ranks take rank 0's record and wait until its checkpoints are written
+            if ctx.enabled:
+                history, best = ctx.broadcast((history, best))
+            ctx.barrier()
             if bar is not None:
                 bar.set_postfix(loss=f"{history[-1]['train_loss']:.3f}", dev_ua=f"{100 * dev.ua:.1f}",
                                 best=f"{100 * best['dev_ua']:.1f}@{best['epoch']}")
                 bar.update(1)
         if bar is not None:
             bar.close()
-        return self._finish(history, best, started)
+        return self._finish(history, best, started, write=ctx.is_main)
+
+    def _evaluate_and_save(self, epoch: int, model: StudentNet, ema: EMA, optimizer: torch.optim.Optimizer,
+                           losses: list[float], history: list[dict[str, float]], best: dict[str, Any],
+                           started: float) -> Scores:
+        """Score raw and EMA weights on dev, append to ``history``, update ``best`` and write checkpoints."""
+        # Both the raw weights and their EMA are candidates; the dev set picks (EMA lags early on).
+        candidates = {"raw": model, "ema": ema.model}
+        dev_scores = {
+            name: score(self.dev_y, predict_clips(m, self.dev_waves).argmax(1), len(self.model_cfg.labels))
+            for name, m in candidates.items()
+        }
+        model.train()
+        pick = max(dev_scores, key=lambda name: dev_scores[name].ua)
+        dev = dev_scores[pick]
+        history.append({"epoch": epoch, "train_loss": float(np.mean(losses)), "dev_ua": dev.ua, "dev_wa": dev.wa,
+                        "dev_f1": dev.f1, "dev_ua_raw": dev_scores["raw"].ua, "dev_ua_ema": dev_scores["ema"].ua})
+        if dev.ua > best["dev_ua"]:
+            best.clear()
+            best.update({"epoch": epoch, "dev_ua": dev.ua, "weights": pick})
+            save_checkpoint(self.out / "best", config=self._config(epoch, dev), weights=_cpu_state(candidates[pick]))
+        save_checkpoint(
+            self.out / "last",
+            config=self._config(epoch, dev),
+            weights=_cpu_state(model),
+            trainer_state={"optimizer": optimizer.state_dict(), "ema": _cpu_state(ema.model),
+                           "history": history, "best": best, "epoch": epoch,
+                           "seconds": self._seconds_before + time.time() - started,
+                           **({"extra_modules": _cpu_state(self.extra_modules)}
+                              if self.extra_modules is not None else {})},
+        )
+        return dev
 
     def _config(self, epoch: int, dev: Scores) -> dict[str, Any]:
         return {
@@ -371,16 +447,18 @@ class StudentTrainer:
             "train_speakers": sorted({u.speaker for u in self.train_utts}),
         }
 
-    def _finish(self, history: list[dict[str, float]], best: dict[str, Any], started: float) -> TrainResult:
+    def _finish(self, history: list[dict[str, float]], best: dict[str, Any], started: float,
+                write: bool = True) -> TrainResult:
         best_ckpt = load_checkpoint(self.out / "best")
         model = StudentNet(self.model_cfg)
         model.load_state_dict(best_ckpt.weights)
         probs = predict_clips(model, self.dev_waves)
         dev = score(self.dev_y, probs.argmax(1), len(self.model_cfg.labels))
-        save_confusion_png(self.dev_y, probs.argmax(1), self.model_cfg.labels, self.out / "confusion_dev.png",
-                           title=f"dev (best epoch {best['epoch']}): {dev}")
-        save_curves_png(history, self.out / "curves.png", title="student training")
-        atomic_write_text(self.out / "history.json", json.dumps(history, indent=1))
+        if write:
+            save_confusion_png(self.dev_y, probs.argmax(1), self.model_cfg.labels, self.out / "confusion_dev.png",
+                               title=f"dev (best epoch {best['epoch']}): {dev}")
+            save_curves_png(history, self.out / "curves.png", title="student training")
+            atomic_write_text(self.out / "history.json", json.dumps(history, indent=1))
         return TrainResult(
             best_dir=self.out / "best", last_dir=self.out / "last", best_epoch=int(best["epoch"]),
             dev=dev, parameters=count_parameters(model), history=history,

@@ -15,7 +15,6 @@ from typing import Any
 
 import click
 
-from edgeemo.errors import ConfigError
 
 from ..cli import _parse_overrides, _run
 
@@ -45,18 +44,10 @@ def distill_command(teacher_dir: str, out_dir: str, data_root: str | None, epoch
                     threads: int, config_file: str | None, overrides: tuple[str, ...], distill_file: str | None,
                     loss_overrides: tuple[str, ...]) -> None:
     """Train the speech-only student with distillation losses from a teacher checkpoint."""
-    import torch
+    from ..trainer import TrainConfig
+    from .recipe import DistillConfig
+    from .run import distill_student
 
-    from ..checkpoint import atomic_write_text
-    from ..data import RAVDESS_LABELS
-    from ..models.teacher_av import TeacherConfig
-    from ..teacher_features import build_teacher_inputs
-    from ..teacher_trainer import TeacherTrainConfig, TeacherTrainer, load_teacher
-    from ..trainer import StudentTrainer, TrainConfig
-    from .recipe import DistillConfig, build_distill_terms
-    from .teacher_cache import crossfit_teacher_outputs, teacher_outputs
-
-    torch.set_num_threads(threads)
     fields = _load_fields(config_file, overrides)
     fields.update(out_dir=out_dir, num_threads=threads)
     for key, value in (("data_root", data_root), ("epochs", epochs), ("seed", seed)):
@@ -66,36 +57,7 @@ def distill_command(teacher_dir: str, out_dir: str, data_root: str | None, epoch
     dfields = _load_fields(distill_file, loss_overrides)
     dfields["teacher"] = str(Path(teacher_dir).resolve())
     dcfg = DistillConfig.from_dict(dfields)
-
-    record = Path(out_dir) / "distill.json"
-    if record.is_file() and json.loads(record.read_text()) != dcfg.to_dict():
-        raise ConfigError(f"{out_dir} was distilled with other settings ({record}); use another --out or delete it")
-    probe = StudentTrainer(cfg, progress=False)
-    _, _, tconfig = load_teacher(teacher_dir)
-    mcfg = TeacherConfig.from_dict(tconfig["model"])
-    inputs = build_teacher_inputs(probe.train_utts + probe.dev_utts, mcfg.labels, use_logmel=mcfg.use_logmel,
-                                  use_egemaps=mcfg.use_egemaps, use_visual=mcfg.use_visual,
-                                  frontend_cfg=mcfg.frontend, window_samples=mcfg.window_samples,
-                                  visual_root=cfg.data_root, progress=True)
-    if dcfg.crossfit:
-        tcfg = TeacherTrainConfig.from_dict(tconfig["train"])
-
-        def train_teacher(train: list, dev: list, tag: str) -> Path:  # type: ignore[type-arg]
-            folder = Path(out_dir) / "crossfit_teachers" / tag.strip("-")
-            run = TeacherTrainConfig.from_dict({**tcfg.to_dict(), "out_dir": str(folder), "num_threads": threads})
-            return TeacherTrainer(mcfg, run, inputs.select_utterances(train), inputs.select_utterances(dev)).fit().best_dir
-
-        outputs = crossfit_teacher_outputs(probe.train_utts, train_teacher, probe.dev_utts, inputs,
-                                           crop=dcfg.teacher_crop, with_video=dcfg.teacher_with_video)
-    else:
-        outputs = teacher_outputs(teacher_dir, inputs.select_utterances(probe.train_utts), crop=dcfg.teacher_crop,
-                                  with_video=dcfg.teacher_with_video)
-    terms, heads = build_distill_terms(dcfg, probe.train_utts, outputs, cfg.embedding_dim, labels=RAVDESS_LABELS)
-    atomic_write_text(record, json.dumps(dcfg.to_dict(), indent=2))
-    trainer = StudentTrainer(cfg, utterances=probe.train_utts + probe.dev_utts, extra_losses=terms, extra_modules=heads)
-    if trainer.train_utts != probe.train_utts:  # the loss terms index trainer.train_utts
-        raise ConfigError("internal: the trainer's training clips are not in the order the loss terms expect")
-    result = trainer.fit()
+    result = distill_student(cfg, dcfg, threads=threads)
     click.echo(f"best epoch {result.best_epoch}: dev {result.dev}; losses {', '.join(dcfg.active)}; "
                f"{result.parameters} parameters; {result.seconds:.0f} s; checkpoint {result.best_dir}")
 
@@ -112,26 +74,14 @@ def distill_command(teacher_dir: str, out_dir: str, data_root: str | None, epoch
 def teacher_command(out_dir: str, data_root: str | None, train_folds: str | None, dev_folds: str | None,
                     threads: int, model_overrides: tuple[str, ...], overrides: tuple[str, ...]) -> None:
     """Train an audio(+video) teacher on precomputed log-mel, eGeMAPS and AU features."""
-    import torch
+    from .run import train_teacher
 
-    from ..data import RAVDESS_LABELS, load_ravdess, select
-    from ..models.teacher_av import TeacherConfig
-    from ..teacher_features import build_teacher_inputs
-    from ..teacher_trainer import TeacherTrainConfig, TeacherTrainer
-
-    torch.set_num_threads(threads)
-    utts = load_ravdess(data_root)
-    if train_folds:
-        train = select(utts, folds=[int(f) for f in train_folds.split(",")])
-        dev = select(utts, folds=[int(f) for f in (dev_folds or "").split(",") if f])
-    else:
-        train, dev = select(utts, splits=("train",)), select(utts, splits=("dev",))
-    mfields = _parse_overrides(model_overrides)
-    mcfg = TeacherConfig(labels=RAVDESS_LABELS, **mfields)  # type: ignore[arg-type]
-    tcfg = TeacherTrainConfig.from_dict({**_parse_overrides(overrides), "out_dir": out_dir, "num_threads": threads})
-    inputs = build_teacher_inputs(train + dev, RAVDESS_LABELS, use_logmel=mcfg.use_logmel, use_egemaps=mcfg.use_egemaps,
-                                  use_visual=mcfg.use_visual, visual_root=data_root, progress=True)
-    result = TeacherTrainer(mcfg, tcfg, inputs.select_utterances(train), inputs.select_utterances(dev), progress=True).fit()
+    result = train_teacher(
+        out_dir, data_root=data_root, model_fields=_parse_overrides(model_overrides),
+        train_fields=_parse_overrides(overrides), threads=threads,
+        train_folds=[int(f) for f in train_folds.split(",")] if train_folds else None,
+        dev_folds=[int(f) for f in (dev_folds or "").split(",") if f],
+    )
     click.echo(f"best epoch {result.best_epoch}: dev {result.dev}; checkpoint {result.best_dir}")
 
 

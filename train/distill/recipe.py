@@ -109,13 +109,14 @@ class _Targets:
         self.weighted = weighting != "none"
 
     def batch(self, out: dict[str, torch.Tensor], idx: torch.Tensor, names: Sequence[str]) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor | None]:
-        got = {n: self.t[n][idx] for n in names}
-        w = self.w[idx]
+        device = out["logits"].device  # teacher tensors stay on the CPU; each batch moves to the student
+        got = {n: self.t[n][idx].to(device) for n in names}
+        w = self.w[idx].to(device)
         if "mixup_perm" in out:
             lam, perm = float(out["mixup_lam"]), out["mixup_perm"]
             got = {n: lam * v + (1 - lam) * v[perm] for n, v in got.items()}
             w = lam * w + (1 - lam) * w[perm]
-        return got, self.y[idx], (w if self.weighted else None)
+        return got, self.y[idx].to(device), (w if self.weighted else None)
 
 
 def _ramp(cfg: DistillConfig, epoch: int) -> float:
@@ -197,7 +198,7 @@ def build_distill_terms(
         def ccc_term(out: dict[str, torch.Tensor], idx: torch.Tensor, epoch: int) -> torch.Tensor:
             if "valence_arousal" not in out:
                 raise ConfigError("ccc_weight > 0 needs a student with a valence/arousal head")
-            target = va[idx]
+            target = va[idx].to(out["valence_arousal"].device)
             if "mixup_perm" in out:
                 lam = float(out["mixup_lam"])
                 target = lam * target + (1 - lam) * target[out["mixup_perm"]]

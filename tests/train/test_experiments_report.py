@@ -1,0 +1,43 @@
+"""The comparison's bookkeeping: paired fold differences, and results merged across processes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgeemo.train.experiments import _add_paired_deltas
+
+
+def _row(config: str, kind: str, uas: dict[int, float]) -> dict:
+    return {"config": config, "kind": kind,
+            "per_fold": [{"fold": f, "test": {"ua": ua}} for f, ua in uas.items()]}
+
+
+def test_paired_delta_uses_only_folds_both_rows_measured():
+    rows = [_row("teacher_av", "teacher", {0: 0.9}), _row("student", "student", {0: 0.50, 1: 0.60, 2: 0.30}),
+            _row("student_kd", "student", {0: 0.55, 2: 0.28, 4: 0.99})]
+    _add_paired_deltas(rows, reference="student")
+    d = rows[2]["delta_ua"]
+    assert (d["folds"], d["wins"]) == (2, 1)  # fold 4 has no reference: ignored
+    assert d["mean"] == pytest.approx((5.0 - 2.0) / 2)
+    assert d["sd"] == pytest.approx(float(np.std([5.0, -2.0], ddof=1)))
+    assert "delta_ua" not in rows[0] and "delta_ua" not in rows[1]
+
+
+def test_runners_in_two_processes_do_not_lose_each_others_rows(tmp_path: Path):
+    from edgeemo.train import experiments
+
+    def bare_runner(results: dict) -> experiments.Runner:
+        runner = object.__new__(experiments.Runner)
+        runner.cache_file = tmp_path / "fold_results.json"
+        runner.results = results
+        return runner
+
+    first = bare_runner({"a|fold0|x": {"test": 1}})
+    second = bare_runner({"b|fold0|y": {"test": 2}})  # started before `first` saved anything
+    first._save()
+    second._save()
+    assert set(json.loads((tmp_path / "fold_results.json").read_text())) == {"a|fold0|x", "b|fold0|y"}
