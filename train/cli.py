@@ -36,6 +36,7 @@ def _parse_overrides(items: Sequence[str]) -> dict[str, object]:
 def train_command(out_dir: str, data_root: str | None, epochs: int | None, seed: int | None, threads: int | None,
                   config_file: str | None, overrides: tuple[str, ...]) -> None:
     """Train the speech-only student (resumes from OUT/last if it exists)."""
+    from .distributed import is_main_process
     from .trainer import StudentTrainer, TrainConfig
 
     fields: dict[str, object] = json.loads(Path(config_file).read_text()) if config_file else {}
@@ -45,8 +46,9 @@ def train_command(out_dir: str, data_root: str | None, epochs: int | None, seed:
         if value is not None:
             fields[key] = value
     result = StudentTrainer(TrainConfig.from_dict(fields)).fit()
-    click.echo(f"best epoch {result.best_epoch}: dev {result.dev}; {result.parameters} parameters; "
-               f"{result.seconds:.0f} s; checkpoint {result.best_dir}")
+    if is_main_process():  # under torchrun, one summary line
+        click.echo(f"best epoch {result.best_epoch}: dev {result.dev}; {result.parameters} parameters; "
+                   f"{result.seconds:.0f} s; checkpoint {result.best_dir}")
 
 
 @click.command("eval")

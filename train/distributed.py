@@ -86,6 +86,11 @@ class DistContext:
                 dist.destroy_process_group()
 
 
+def is_main_process() -> bool:
+    """False in the non-zero ranks of a torchrun job (reads the environment; no torch import)."""
+    return int(os.environ.get("RANK", "0") or 0) == 0
+
+
 def resolve_device(device: str, local_rank: int = 0) -> str:
     """``"auto"`` -> ``cuda:<local rank>`` when CUDA is available, else ``cpu``; checks explicit choices."""
     import torch

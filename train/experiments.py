@@ -445,7 +445,8 @@ def plot_results(out: Path, rows: list[dict[str, Any]]) -> list[Path]:
         ax.scatter([i] * len(r["per_fold"]), [100 * p["test"]["ua"] for p in r["per_fold"]], color="k", s=10, zorder=3)
     ax.axhline(70.7, color="gray", ls="--", lw=1, label="TARGETS.md eGeMAPS+AU logreg CV5, other protocol (70.7)")
     ax.axhline(12.5, color="gray", ls=":", lw=1, label="chance")
-    ax.set_xticks(x, [r["config"] for r in measured], rotation=30, ha="right")
+    names = [r["config"] + (f" ({len(r['per_fold'])} folds)" if len(r["per_fold"]) < N_FOLDS else "") for r in measured]
+    ax.set_xticks(x, names, rotation=30, ha="right")
     ax.set_ylabel("test UA (%)")
     ax.set_title("RAVDESS 5-fold actor CV (test UA, mean ± sd, dots = folds)")
     ax.legend(fontsize=8, loc="lower right")

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -30,6 +30,9 @@ from .data import RAVDESS_LABELS, Utterance, label_indices, load_ravdess, load_w
 from .metrics import Scores, save_confusion_png, save_curves_png, score
 from .models.student import StudentConfig, StudentNet, count_parameters
 from .windows import clip_windows
+
+if TYPE_CHECKING:
+    from .distributed import DistContext
 
 log = logging.getLogger("edgeemo.train")
 
@@ -268,7 +271,7 @@ class StudentTrainer:
         finally:
             ctx.close()
 
-    def _fit(self, ctx: Any) -> TrainResult:
+    def _fit(self, ctx: DistContext) -> TrainResult:
         cfg = self.cfg
         started = time.time()
         self._prepare()
@@ -290,7 +293,7 @@ class StudentTrainer:
         best = {"epoch": -1, "dev_ua": -1.0}
         start_epoch = 0
         self._seconds_before = 0.0
-        last_dir, best_dir = self.out / "last", self.out / "best"
+        last_dir = self.out / "last"
 
         try:
             resolve_checkpoint(last_dir)

@@ -46,6 +46,7 @@ def distill_command(teacher_dir: str, out_dir: str, data_root: str | None, epoch
     """Train the speech-only student with distillation losses from a teacher checkpoint."""
     from ..trainer import TrainConfig
     from .recipe import DistillConfig
+    from ..distributed import is_main_process
     from .run import distill_student
 
     fields = _load_fields(config_file, overrides)
@@ -58,8 +59,9 @@ def distill_command(teacher_dir: str, out_dir: str, data_root: str | None, epoch
     dfields["teacher"] = str(Path(teacher_dir).resolve())
     dcfg = DistillConfig.from_dict(dfields)
     result = distill_student(cfg, dcfg, threads=threads)
-    click.echo(f"best epoch {result.best_epoch}: dev {result.dev}; losses {', '.join(dcfg.active)}; "
-               f"{result.parameters} parameters; {result.seconds:.0f} s; checkpoint {result.best_dir}")
+    if is_main_process():  # under torchrun, one summary line
+        click.echo(f"best epoch {result.best_epoch}: dev {result.dev}; losses {', '.join(dcfg.active)}; "
+                   f"{result.parameters} parameters; {result.seconds:.0f} s; checkpoint {result.best_dir}")
 
 
 @click.command("teacher")
