@@ -11,7 +11,7 @@ APT_PACKAGES := libportaudio2 libsndfile1 libsndfile1-dev pulseaudio pulseaudio-
 help:
 	@echo "make listen   - create .venv (runtime only) and run 'edgeemo listen' with the bundled model"
 	@echo "make test     - install system packages, create .venv with every extra, run the whole test suite"
-	@echo "make model    - retrain, export, quantize and bundle the default model from ../shared/data"
+	@echo "make model    - retrain (A+V teacher, then the distilled student), export, quantize and bundle the default model from ../shared/data"
 	@echo "make bench    - measure accuracy/latency/memory and write docs/benchmarks.md"
 	@echo "make cpp      - build and test the C/C++ bindings"
 
