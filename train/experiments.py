@@ -360,7 +360,7 @@ def aggregate(results: dict[str, Any], runner: Runner, names: Sequence[str]) -> 
                                "folds": [r["fold"] for r in per_fold], "per_fold": per_fold}
         for metric in ("ua", "wa", "f1"):
             vals = np.array([r["test"][metric] for r in per_fold]) * 100
-            row[metric] = (float(vals.mean()), float(vals.std(ddof=1)) if len(vals) > 1 else 0.0) if len(vals) else None
+            row[metric] = (float(vals.mean()), float(vals.std(ddof=1)) if len(vals) > 1 else None) if len(vals) else None
         if per_fold and "test_with_video" in per_fold[0]:
             vals = np.array([r["test_with_video"]["ua"] for r in per_fold]) * 100
             row["ua_with_video"] = (float(vals.mean()), float(vals.std(ddof=1)) if len(vals) > 1 else 0.0)
@@ -384,11 +384,14 @@ def _add_paired_deltas(rows: list[dict[str, Any]], reference: str) -> None:
         if diffs:
             d = np.array(diffs)
             r["delta_ua"] = {"vs": reference, "folds": len(d), "mean": float(d.mean()),
-                             "sd": float(d.std(ddof=1)) if len(d) > 1 else 0.0, "wins": int((d > 0).sum())}
+                             "sd": float(d.std(ddof=1)) if len(d) > 1 else None, "wins": int((d > 0).sum())}
 
 
-def _fmt(ms: tuple[float, float] | None) -> str:
-    return "–" if ms is None else f"{ms[0]:.1f} ± {ms[1]:.1f}"
+def _fmt(ms: tuple[float, float | None] | None) -> str:
+    """``mean ± sd``; a single fold has no sd."""
+    if ms is None:
+        return "–"
+    return f"{ms[0]:.1f}" if ms[1] is None else f"{ms[0]:.1f} ± {ms[1]:.1f}"
 
 
 def write_report(out: Path, rows: list[dict[str, Any]], settings: Settings) -> None:
@@ -408,7 +411,10 @@ def write_report(out: Path, rows: list[dict[str, Any]], settings: Settings) -> N
         extra = f" (with video: {_fmt(r['ua_with_video'])})" if r.get("ua_with_video") else ""
         st = ", ".join(f"{k}={v}" for k, v in sorted((r["settings"] or {}).items()))
         d = r.get("delta_ua")
-        delta = f"{d['mean']:+.1f} ± {d['sd']:.1f} ({d['wins']}/{d['folds']})" if d else "–"
+        delta = "–"
+        if d:
+            sign = "+" if d["mean"] >= 0 else "−"
+            delta = f"{sign}{_fmt((abs(d['mean']), d['sd']))} ({d['wins']}/{d['folds']})"
         lines.append(f"| `{r['config']}` | {r['kind']} | {folds} | {_fmt(r['ua'])}{extra} | {delta} | {_fmt(r['wa'])} | "
                      f"{_fmt(r['f1'])} | {st or '–'} |")
     notes = out / "NOTES.md"  # hand-written: what was measured how, what is not yet run
@@ -440,7 +446,7 @@ def plot_results(out: Path, rows: list[dict[str, Any]]) -> list[Path]:
     fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(measured) + 2), 4.5))
     x = np.arange(len(measured))
     colors = [{"teacher": "tab:orange", "baseline": "tab:gray"}.get(r["kind"], "tab:blue") for r in measured]
-    ax.bar(x, [r["ua"][0] for r in measured], yerr=[r["ua"][1] for r in measured], color=colors, alpha=0.7, capsize=4)
+    ax.bar(x, [r["ua"][0] for r in measured], yerr=[r["ua"][1] or 0.0 for r in measured], color=colors, alpha=0.7, capsize=4)
     for i, r in enumerate(measured):
         ax.scatter([i] * len(r["per_fold"]), [100 * p["test"]["ua"] for p in r["per_fold"]], color="k", s=10, zorder=3)
     ax.axhline(70.7, color="gray", ls="--", lw=1, label="TARGETS.md eGeMAPS+AU logreg CV5, other protocol (70.7)")

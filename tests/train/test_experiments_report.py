@@ -41,3 +41,12 @@ def test_runners_in_two_processes_do_not_lose_each_others_rows(tmp_path: Path):
     first._save()
     second._save()
     assert set(json.loads((tmp_path / "fold_results.json").read_text())) == {"a|fold0|x", "b|fold0|y"}
+
+
+def test_a_single_fold_has_no_spread():
+    from edgeemo.train.experiments import _fmt
+
+    rows = [_row("student", "student", {0: 0.50, 1: 0.60}), _row("student_dmd", "student", {1: 0.55})]
+    _add_paired_deltas(rows, reference="student")
+    assert rows[1]["delta_ua"]["sd"] is None and rows[1]["delta_ua"]["mean"] == pytest.approx(-5.0)
+    assert _fmt((54.25, None)) == "54.2" and _fmt((48.4, 9.3)) == "48.4 ± 9.3" and _fmt(None) == "–"
