@@ -107,7 +107,7 @@ def resolve_device(device: str, local_rank: int = 0) -> str:
     raise ConfigError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N")
 
 
-def context_from_env(device: str = "auto", timeout_s: float = 600.0) -> DistContext:
+def context_from_env(device: str = "cpu", timeout_s: float = 600.0) -> DistContext:
     """The distributed context torchrun describes in the environment, initialising the process group.
 
     A single process (no ``WORLD_SIZE`` or ``WORLD_SIZE=1``) gets a plain context.

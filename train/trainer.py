@@ -70,7 +70,7 @@ class TrainConfig:
     freq_bins: int = 8
     normalization: str = "global"
     dropout: float = 0.1
-    device: str = "auto"  # auto: cuda when available; under torchrun, one process per device (distributed.py)
+    device: str = "cpu"  # or "cuda" / "auto" (cuda when available; not yet run on a GPU); see distributed.py
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
