@@ -14,11 +14,14 @@ and then the student with :data:`DISTILLED_LOSSES` from it (docs/distillation.md
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
+import sys
 from pathlib import Path
 
 from edgeemo._version import __version__
+from edgeemo.errors import EdgeEmoError
+
+from .checkpoint import atomic_write_text
 
 DEFAULT_MODEL_NAME = "edgeemo-student-ravdess-int8.onnx"
 REPRODUCE = "python -m edgeemo.train.build_default"
@@ -41,7 +44,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recipe", choices=RECIPES, default=DEFAULT_RECIPE,
                         help=f"plain: labels only; distilled: A+V teacher, then distillation (default {DEFAULT_RECIPE})")
     args = parser.parse_args(argv)
+    try:
+        return _build(args)
+    except EdgeEmoError as exc:  # bad data folder, bad checkpoint, ...: a message, not a traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
+
+def _build(args: argparse.Namespace) -> int:
     from edgeemo.export.pipeline import ExportOptions, run_export
 
     from .trainer import StudentTrainer, TrainConfig
@@ -70,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     shutil.copyfile(report.int8_path, models / DEFAULT_MODEL_NAME)
     card = render_model_card(report.to_dict(), result.parameters, result.best_epoch, cfg.to_dict(), result.seconds,
                              distill=distill, recipe=args.recipe)
-    (models / "MODEL_CARD.md").write_text(card)
+    atomic_write_text(models / "MODEL_CARD.md", card)
     print("\n".join(report.summary_lines()))
     print(f"bundled {models / DEFAULT_MODEL_NAME}")
     return 0

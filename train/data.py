@@ -50,9 +50,13 @@ def find_data_root(explicit: str | os.PathLike[str] | None = None) -> Path:
         if not Path(explicit).is_dir():
             raise ConfigError(f"data folder {explicit} does not exist; pass the folder that holds ravdess/")
         return Path(explicit)
+    env = os.environ.get("EDGEEMO_DATA")
+    if env:  # an override that points nowhere is a mistake, not a hint
+        if not Path(env).is_dir():
+            raise ConfigError(f"EDGEEMO_DATA={env} does not exist; set it to the folder that holds ravdess/ "
+                              "or unset it")
+        return Path(env)
     candidates: list[Path] = []
-    if os.environ.get("EDGEEMO_DATA"):
-        candidates.append(Path(os.environ["EDGEEMO_DATA"]))
     candidates.append(Path.cwd().parent / "shared" / "data")
     candidates.append(Path(__file__).resolve().parents[1].parent / "shared" / "data")
     for root in candidates:

@@ -363,7 +363,7 @@ def aggregate(results: dict[str, Any], runner: Runner, names: Sequence[str]) -> 
             row[metric] = (float(vals.mean()), float(vals.std(ddof=1)) if len(vals) > 1 else None) if len(vals) else None
         if per_fold and "test_with_video" in per_fold[0]:
             vals = np.array([r["test_with_video"]["ua"] for r in per_fold]) * 100
-            row["ua_with_video"] = (float(vals.mean()), float(vals.std(ddof=1)) if len(vals) > 1 else 0.0)
+            row["ua_with_video"] = (float(vals.mean()), float(vals.std(ddof=1)) if len(vals) > 1 else None)
         row["settings"] = per_fold[0]["settings"] if per_fold else None
         rows.append(row)
     _add_paired_deltas(rows, reference="student")

@@ -37,3 +37,20 @@ def test_unknown_recipe_is_refused():
 
     with pytest.raises(SystemExit):
         main(["--recipe", "magic"])
+
+
+def test_a_missing_data_folder_is_a_message_not_a_traceback(tmp_path, monkeypatch, capsys):
+    from edgeemo.train.build_default import main
+
+    monkeypatch.setenv("EDGEEMO_DATA", str(tmp_path / "nowhere"))
+    assert main(["--run", str(tmp_path / "run"), "--models", str(tmp_path / "models")]) == 2
+    assert "EDGEEMO_DATA=" in capsys.readouterr().err
+    assert not (tmp_path / "models").exists()
+
+
+def test_unknown_teacher_option_is_a_config_error(tmp_path):
+    from edgeemo.errors import ConfigError
+    from edgeemo.train.distill.run import train_teacher
+
+    with pytest.raises(ConfigError, match="unknown teacher model option.*bogus"):
+        train_teacher(str(tmp_path / "t"), model_fields={"bogus": 1})

@@ -85,3 +85,6 @@ def test_data_root_override(monkeypatch, tmp_path: Path, data_root: Path):
     assert find_data_root(copy) == copy
     with pytest.raises(ConfigError, match="does not exist"):
         find_data_root(tmp_path / "missing")
+    monkeypatch.setenv("EDGEEMO_DATA", str(tmp_path / "missing"))  # never a silent fallback
+    with pytest.raises(ConfigError, match="EDGEEMO_DATA=.*does not exist"):
+        find_data_root()

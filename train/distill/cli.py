@@ -15,7 +15,6 @@ from typing import Any
 
 import click
 
-
 from ..cli import _parse_overrides, _run
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,10 @@ def train_teacher(out_dir: str, *, data_root: str | None = None, model_fields: d
     from ..teacher_features import build_teacher_inputs
     from ..teacher_trainer import TeacherTrainConfig, TeacherTrainer
 
+    known = {f.name for f in fields(TeacherConfig)} - {"labels"}
+    unknown = sorted(set(model_fields or {}) - known)
+    if unknown:
+        raise ConfigError(f"unknown teacher model option(s) {unknown}; known: {sorted(known)}")
     torch.set_num_threads(threads)
     utts = load_ravdess(data_root)
     if train_folds:
