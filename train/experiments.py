@@ -31,6 +31,7 @@ from edgeemo.errors import ConfigError, EdgeEmoError
 
 from .checkpoint import atomic_write_text
 from .data import RAVDESS_LABELS, Utterance, load_ravdess, select
+from .egemaps import FEATURE_SET
 
 log = logging.getLogger("edgeemo.train.experiments")
 N_FOLDS = 5
@@ -74,6 +75,13 @@ SPECS: tuple[Spec, ...] = (
     Spec("teacher_av_concat", "teacher", "A+V teacher, concat fusion", teacher={"fusion": "concat"}),
     Spec("teacher_av_shift", "teacher", "A+V teacher, TelME-style audio-led modality shift",
          teacher={"fusion": "shift"}),
+    Spec("teacher_av_concat_refit", "teacher", "A+V teacher, concat fusion, refit on train + dev after the "
+         "epoch is picked on dev", teacher={"fusion": "concat"}, teacher_train={"refit_with_dev": True}),
+    Spec("teacher_av_compare", "teacher", "A+V teacher, concat fusion, ComParE 2016 functionals (6373) in "
+         "place of eGeMAPS", teacher={"fusion": "concat", "functionals": "ComParE_2016"}),
+    Spec("teacher_av_compare_refit", "teacher", "A+V teacher, concat fusion, ComParE functionals, refit on "
+         "train + dev", teacher={"fusion": "concat", "functionals": "ComParE_2016"},
+         teacher_train={"refit_with_dev": True}),
     Spec("teacher_audio", "teacher", "audio-only teacher: log-mel CNN + eGeMAPS (same class, visual off)",
          teacher={"use_visual": False}),
     Spec("masked_av_no_video", "teacher",
@@ -164,6 +172,7 @@ class Runner:
             [u for u in load_ravdess(data_root) if u.fold < N_FOLDS], settings.clips_per_actor
         )
         self._inputs = None
+        self._other_functionals: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ keys
     def key(self, spec: Spec, fold: int) -> str:
@@ -189,8 +198,9 @@ class Runner:
             atomic_write_text(self.cache_file, json.dumps(self.results, indent=1, sort_keys=True))
 
     # ------------------------------------------------------------------ data
-    def inputs(self, logmel: bool = True):  # type: ignore[no-untyped-def]
-        """Teacher inputs of every clip (log-mel only when asked: baselines need none)."""
+    def inputs(self, logmel: bool = True, functionals: str = FEATURE_SET):  # type: ignore[no-untyped-def]
+        """Teacher inputs of every clip (log-mel only when asked: baselines need none), with the
+        clip functionals of the openSMILE set ``functionals``."""
         if self._inputs is None or (logmel and self._inputs.logmel is None):
             from .teacher_features import build_teacher_inputs
 
@@ -198,7 +208,20 @@ class Runner:
             print(f"computing teacher inputs for {len(self.utts)} clips ({what}) ...", flush=True)
             self._inputs = build_teacher_inputs(self.utts, RAVDESS_LABELS, use_logmel=logmel,
                                                 visual_root=self.data_root)
-        return self._inputs
+            self._other_functionals.clear()
+        if functionals == self._inputs.functionals:
+            return self._inputs
+        if functionals not in self._other_functionals:
+            from .egemaps import opensmile_functionals
+
+            print(f"computing {functionals} functionals for {len(self.utts)} clips ...", flush=True)
+            values = opensmile_functionals(self.utts, functionals)
+            self._other_functionals[functionals] = replace(self._inputs, egemaps=values, functionals=functionals)
+        return self._other_functionals[functionals]
+
+    def spec_inputs(self, spec: Spec):  # type: ignore[no-untyped-def]
+        """Teacher inputs for the teacher of ``spec`` (its functionals set)."""
+        return self.inputs(functionals=spec.teacher.get("functionals", FEATURE_SET))
 
     def split(self, fold: int) -> tuple[list[Utterance], list[Utterance], list[Utterance]]:
         train, dev, test = fold_split(fold)
@@ -224,7 +247,7 @@ class Runner:
                           self.settings.seed])
         folder = self.runs / f"{spec.name}-{tag_hash}" / f"fold{fold}{tag}"
         tcfg = replace(tcfg, out_dir=str(folder))
-        inp = self.inputs()
+        inp = self.spec_inputs(spec)
         return TeacherTrainer(mcfg, tcfg, inp.select_utterances(train), inp.select_utterances(dev)).fit()
 
     def run_teacher(self, spec: Spec, fold: int) -> dict[str, Any]:
@@ -234,7 +257,7 @@ class Runner:
         train, dev, test = self.split(fold)
         result = self.train_teacher(spec, fold, train, dev)
         model, std, _ = load_teacher(result.best_dir)
-        test_inp = self.inputs().select_utterances(test)
+        test_inp = self.spec_inputs(spec).select_utterances(test)
         row: dict[str, Any] = {"dev": result.dev.to_dict(), "best_epoch": result.best_epoch}
         probs = predict_teacher(model, std, test_inp, with_video=spec.eval_with_video)["probs"]
         row["test"] = score(test_inp.y, probs.argmax(1), len(RAVDESS_LABELS)).to_dict()
@@ -297,11 +320,11 @@ class Runner:
             if s.crossfit:
                 outputs = crossfit_teacher_outputs(
                     train, lambda tr, dv, tag: self.train_teacher(teacher_spec, fold, tr, dv, tag).best_dir,
-                    dev, self.inputs(), crop=dcfg.teacher_crop, with_video=dcfg.teacher_with_video,
+                    dev, self.spec_inputs(teacher_spec), crop=dcfg.teacher_crop, with_video=dcfg.teacher_with_video,
                 )
             else:
                 teacher = self.train_teacher(teacher_spec, fold, train, dev)
-                outputs = teacher_outputs(teacher.best_dir, self.inputs().select_utterances(train),
+                outputs = teacher_outputs(teacher.best_dir, self.spec_inputs(teacher_spec).select_utterances(train),
                                           crop=dcfg.teacher_crop, with_video=dcfg.teacher_with_video)
             terms, modules = build_distill_terms(dcfg, select(utts, folds=train_folds), outputs, cfg.embedding_dim)
         trainer = StudentTrainer(cfg, utterances=utts, extra_losses=terms, extra_modules=modules, progress=False)

@@ -5,6 +5,9 @@ SpecAugment, optional modality masking (:mod:`edgeemo.train.masking`) and Gaussi
 standardised clip features, and minimises class-balanced, label-smoothed cross-entropy on the
 fused logits plus ``aux_weight`` times the per-modality auxiliary heads. The dev set picks the
 epoch (UA; with ``select_without_video`` the video-removed UA, for masked speech-only models).
+With ``refit_with_dev`` a fresh model is then trained on train + dev with the same schedule and
+stopped after the selected epoch: more speakers for the final teacher, the epoch still chosen
+without looking at any test clip (its recorded dev score is the selection run's).
 Inference averages over the windows the deployed student would see (``crop="windows"``) or takes
 the centre window (``crop="center"``).
 
@@ -61,6 +64,7 @@ class TeacherTrainConfig:
     time_mask_width: int = 20
     masking: MaskingConfig | None = None
     select_without_video: bool = False
+    refit_with_dev: bool = False
     seed: int = 0
     num_threads: int = 1
     max_steps_per_epoch: int | None = None
@@ -117,7 +121,10 @@ class Standardizers:
         e = v = None
         if model_cfg.use_egemaps:
             if inputs.egemaps is None or self.egemaps is None:
-                raise ConfigError("this teacher needs eGeMAPS features")
+                raise ConfigError(f"this teacher needs {model_cfg.functionals} functionals")
+            if inputs.functionals != model_cfg.functionals:
+                raise ConfigError(f"this teacher uses {model_cfg.functionals} functionals but the inputs hold "
+                                  f"{inputs.functionals}: build them with functionals={model_cfg.functionals!r}")
             e = torch.from_numpy(self.egemaps.transform(inputs.egemaps))
         if model_cfg.use_visual:
             if inputs.visual is None or self.visual is None:
@@ -218,28 +225,51 @@ class TeacherTrainer:
         signature = json.loads(json.dumps(self._signature()))
         if done.is_file():
             record = json.loads(done.read_text())
-            if record.get("signature") == signature:
+            if _with_defaults(record.get("signature")) == signature:
                 d = record["dev"]
                 return TeacherResult(self.out / "best", record["best_epoch"], Scores(**d), record["history"], 0.0)
             raise ConfigError(f"{self.out} holds a teacher trained with another configuration; use another folder")
         return self._fit(signature)
 
     def _fit(self, signature: dict[str, Any]) -> TeacherResult:
-        cfg, mcfg = self.cfg, self.model_cfg
+        cfg = self.cfg
         started = time.time()
         torch.set_num_threads(cfg.num_threads)
+        _, _, history, best = self._train(self.train, cfg.epochs, dev=self.dev)
+        if cfg.refit_with_dev:
+            joint = self.train.concat(self.dev)
+            log.info("refitting on train + dev (%d clips) for %d epochs", len(joint), best["epoch"] + 1)
+            model, std, _, _ = self._train(joint, best["epoch"] + 1)
+            dev = Scores(**best["dev"])
+            save_checkpoint(self.out / "best", config=self._config(best["epoch"], dev, std, joint),
+                            weights=model.state_dict())
+        record = {"signature": signature, "best_epoch": best["epoch"], "dev": best["dev"], "history": history,
+                  "refit_with_dev": cfg.refit_with_dev}
+        atomic_write_text(self.out / "history.json", json.dumps(history, indent=1))
+        atomic_write_text(self.out / "done.json", json.dumps(record))
+        return TeacherResult(self.out / "best", best["epoch"], Scores(**best["dev"]), history, time.time() - started)
+
+    def _train(
+        self, train: TeacherInputs, n_epochs: int, *, dev: TeacherInputs | None = None
+    ) -> tuple[TeacherAV, Standardizers, list[dict[str, float]], dict[str, Any]]:
+        """Train a fresh model on ``train`` for ``n_epochs`` of the ``cfg.epochs`` schedule.
+
+        Returns the final model, its standardisers, and with ``dev`` the per-epoch history and the
+        best epoch's record (that epoch's weights are saved to ``OUT/best`` as training goes).
+        """
+        cfg, mcfg = self.cfg, self.model_cfg
         torch.manual_seed(cfg.seed)
         model = TeacherAV(mcfg)
-        std = Standardizers.fit(self.train)
-        e_train, v_train = std.tensors(self.train, mcfg)
-        y = torch.from_numpy(self.train.y)
+        std = Standardizers.fit(train)
+        e_train, v_train = std.tensors(train, mcfg)
+        y = torch.from_numpy(train.y)
         n_cls = len(mcfg.labels)
-        counts = np.bincount(self.train.y, minlength=n_cls).astype(np.float64)
+        counts = np.bincount(train.y, minlength=n_cls).astype(np.float64)
         weights = counts.sum() / np.maximum(counts, 1) / n_cls if cfg.class_balance else np.ones(n_cls)
         class_w = torch.tensor(weights, dtype=torch.float32)
         ce = nn.CrossEntropyLoss(weight=class_w, label_smoothing=cfg.label_smoothing)
         optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        steps = math.ceil(len(self.train) / cfg.batch_size)
+        steps = math.ceil(len(train) / cfg.batch_size)
         if cfg.max_steps_per_epoch:
             steps = min(steps, cfg.max_steps_per_epoch)
         total = steps * cfg.epochs
@@ -248,11 +278,11 @@ class TeacherTrainer:
         win = _window_frames(mcfg)
         history: list[dict[str, float]] = []
         best: dict[str, Any] = {"epoch": -1, "dev_ua": -1.0}
-        for epoch in range(cfg.epochs):
+        for epoch in range(n_epochs):
             rng = np.random.default_rng([cfg.seed, epoch])
             gen = torch.Generator().manual_seed(cfg.seed * 100003 + epoch)
             model.train()
-            order = rng.permutation(len(self.train))
+            order = rng.permutation(len(train))
             losses = []
             for step in range(steps):
                 idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
@@ -264,7 +294,7 @@ class TeacherTrainer:
                 if mcfg.use_logmel:
                     crops = []
                     for i in idx:
-                        lm = self.train.logmel[i]
+                        lm = train.logmel[i]
                         s = int(rng.integers(0, lm.shape[1] - win + 1))
                         crops.append(lm[:, s : s + win])
                     feats = spec_augment(model.normalize(torch.stack(crops)), aug, gen)
@@ -292,22 +322,25 @@ class TeacherTrainer:
                 nn.utils.clip_grad_norm_(model.parameters(), 5.0)
                 optimizer.step()
                 losses.append(float(loss.detach()))
+            train_loss = float(np.mean(losses)) if losses else float("nan")
+            if dev is None:
+                if self.progress:
+                    print(f"  teacher refit epoch {epoch}: loss {train_loss:.3f}", flush=True)
+                continue
             with_video = mcfg.use_visual and not cfg.select_without_video
-            probs = predict_teacher(model, std, self.dev, with_video=with_video)["probs"]
-            dev = score(self.dev.y, probs.argmax(1), n_cls)
-            history.append({"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else float("nan"),
-                            "dev_ua": dev.ua, "dev_wa": dev.wa, "dev_f1": dev.f1})
-            if dev.ua > best["dev_ua"]:
-                best = {"epoch": epoch, "dev_ua": dev.ua, "dev": dev.to_dict()}
-                save_checkpoint(self.out / "best", config=self._config(epoch, dev, std), weights=model.state_dict())
+            probs = predict_teacher(model, std, dev, with_video=with_video)["probs"]
+            scores = score(dev.y, probs.argmax(1), n_cls)
+            history.append({"epoch": epoch, "train_loss": train_loss,
+                            "dev_ua": scores.ua, "dev_wa": scores.wa, "dev_f1": scores.f1})
+            if scores.ua > best["dev_ua"]:
+                best = {"epoch": epoch, "dev_ua": scores.ua, "dev": scores.to_dict()}
+                save_checkpoint(self.out / "best", config=self._config(epoch, scores, std, train),
+                                weights=model.state_dict())
             if self.progress:
-                print(f"  teacher epoch {epoch}: loss {history[-1]['train_loss']:.3f} dev {dev}", flush=True)
-        record = {"signature": signature, "best_epoch": best["epoch"], "dev": best["dev"], "history": history}
-        atomic_write_text(self.out / "history.json", json.dumps(history, indent=1))
-        atomic_write_text(self.out / "done.json", json.dumps(record))
-        return TeacherResult(self.out / "best", best["epoch"], Scores(**best["dev"]), history, time.time() - started)
+                print(f"  teacher epoch {epoch}: loss {train_loss:.3f} dev {scores}", flush=True)
+        return model, std, history, best
 
-    def _config(self, epoch: int, dev: Scores, std: Standardizers) -> dict[str, Any]:
+    def _config(self, epoch: int, dev: Scores, std: Standardizers, train: TeacherInputs) -> dict[str, Any]:
         return {
             "kind": "teacher_av",
             "model": self.model_cfg.to_dict(),
@@ -315,8 +348,22 @@ class TeacherTrainer:
             "standardizers": std.to_dict(),
             "epoch": epoch,
             "dev": dev.to_dict(),
-            "train_speakers": sorted({u.speaker for u in self.train.utterances}),
+            "train_speakers": sorted({u.speaker for u in train.utterances}),
         }
+
+
+def _with_defaults(signature: Any) -> Any:
+    """A stored run signature with the options added since it was written set to their defaults,
+    so that adding an option does not orphan finished runs."""
+    if not isinstance(signature, dict) or not {"model", "train"} <= set(signature):
+        return signature
+    try:
+        model = TeacherConfig.from_dict(signature["model"]).to_dict()
+        train = TeacherTrainConfig.from_dict(signature["train"]).to_dict()
+    except (ConfigError, TypeError, KeyError):
+        return signature
+    train.pop("out_dir", None)
+    return json.loads(json.dumps({**signature, "model": model, "train": train}))
 
 
 def load_teacher(folder: str | Path) -> tuple[TeacherAV, Standardizers, dict[str, Any]]:

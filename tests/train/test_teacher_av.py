@@ -119,3 +119,77 @@ def test_masked_teacher_trains(tiny, tmp_path: Path) -> None:  # type: ignore[no
                               masking=MaskingConfig(modality_dropout=0.2))
     result = TeacherTrainer(mcfg, tcfg, train, dev).fit()
     assert (result.best_dir / "config.json").is_file()
+
+
+def test_compare_functionals_feed_the_teacher(tiny) -> None:  # type: ignore[no-untyped-def]
+    """ComParE 2016 (6373 values) can replace eGeMAPS; the sizes and sets are checked, not assumed."""
+    from edgeemo.train.egemaps import opensmile_functionals
+
+    utts, inputs, cache = tiny
+    few = utts[:3]
+    values = opensmile_functionals(few, "ComParE_2016")
+    assert values.shape == (3, 6373) and np.isfinite(values).all()
+    assert len(list((cache / "egemaps" / "ComParE_2016").glob("*.npy"))) == 3
+    np.testing.assert_array_equal(opensmile_functionals(few, "ComParE_2016"), values)  # read back from the cache
+    with pytest.raises(ConfigError, match="known"):
+        opensmile_functionals(few, "GeMAPS_typo")
+
+    cfg = TeacherConfig(labels=RAVDESS_LABELS, functionals="ComParE_2016", audio_channels=(16,), hidden=32)
+    assert cfg.egemaps_dim == 6373
+    assert TeacherConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ConfigError, match="egemaps_dim"):
+        TeacherConfig(labels=RAVDESS_LABELS, functionals="ComParE_2016", egemaps_dim=88)
+    # a checkpoint config written before the option existed still loads as eGeMAPS
+    old = {k: v for k, v in TeacherConfig(labels=RAVDESS_LABELS).to_dict().items() if k != "functionals"}
+    assert TeacherConfig.from_dict(old).functionals == "eGeMAPSv02"
+
+    from edgeemo.train.teacher_trainer import Standardizers
+
+    std = Standardizers.fit(inputs)
+    with pytest.raises(ConfigError, match="ComParE_2016"):  # eGeMAPS inputs given to a ComParE teacher
+        std.tensors(inputs, cfg)
+
+
+def test_refit_with_dev_trains_the_final_teacher_on_train_and_dev(tiny, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    utts, inputs, _ = tiny
+    train = inputs.select_utterances([u for u in utts if u.actor != 13])
+    dev = inputs.select_utterances([u for u in utts if u.actor == 13])
+    mcfg = TeacherConfig(labels=RAVDESS_LABELS, fusion="concat", audio_channels=(16,), hidden=32)
+    plain = TeacherTrainer(mcfg, TeacherTrainConfig(out_dir=str(tmp_path / "p"), epochs=2, batch_size=8),
+                           train, dev).fit()
+    refit = TeacherTrainer(mcfg, TeacherTrainConfig(out_dir=str(tmp_path / "r"), epochs=2, batch_size=8,
+                                                    refit_with_dev=True), train, dev).fit()
+    # the selection run is the same; the saved teacher is the refit one
+    assert refit.best_epoch == plain.best_epoch and refit.dev == plain.dev
+    _, std_p, cfg_p = load_teacher(plain.best_dir)
+    model_r, std_r, cfg_r = load_teacher(refit.best_dir)
+    assert cfg_r["train_speakers"] == ["ravdess_01", "ravdess_05", "ravdess_09", "ravdess_13"]
+    assert cfg_p["train_speakers"] == ["ravdess_01", "ravdess_05", "ravdess_09"]
+    joint = train.concat(dev)
+    assert len(joint) == len(train) + len(dev) and joint.keys == train.keys + dev.keys
+    np.testing.assert_allclose(std_r.visual.mean, joint.visual.mean(axis=0), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(std_r.visual.mean, std_p.visual.mean)
+    out = predict_teacher(model_r, std_r, dev)
+    assert out["probs"].shape == (len(dev), 8)
+
+
+def test_finished_runs_resume_after_new_options_were_added(tiny, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A done.json written before an option existed (its signature lacks it) is still this run."""
+    import json
+
+    utts, inputs, _ = tiny
+    train = inputs.select_utterances([u for u in utts if u.actor != 13])
+    dev = inputs.select_utterances([u for u in utts if u.actor == 13])
+    mcfg = TeacherConfig(labels=RAVDESS_LABELS, fusion="concat", audio_channels=(16,), hidden=32)
+    tcfg = TeacherTrainConfig(out_dir=str(tmp_path / "o"), epochs=1, batch_size=8)
+    first = TeacherTrainer(mcfg, tcfg, train, dev).fit()
+    done = tmp_path / "o" / "done.json"
+    record = json.loads(done.read_text())
+    del record["signature"]["model"]["functionals"], record["signature"]["train"]["refit_with_dev"]
+    done.write_text(json.dumps(record))
+    again = TeacherTrainer(mcfg, tcfg, train, dev).fit()
+    assert again.seconds == 0.0 and again.best_epoch == first.best_epoch
+    record["signature"]["train"]["lr"] = 1.0  # a real difference is still refused
+    done.write_text(json.dumps(record))
+    with pytest.raises(ConfigError, match="another configuration"):
+        TeacherTrainer(mcfg, tcfg, train, dev).fit()

@@ -40,7 +40,8 @@ def train_teacher(out_dir: str, *, data_root: str | None = None, model_fields: d
     mcfg = TeacherConfig(labels=RAVDESS_LABELS, **(model_fields or {}))
     tcfg = TeacherTrainConfig.from_dict({**(train_fields or {}), "out_dir": out_dir, "num_threads": threads})
     inputs = build_teacher_inputs(train + dev, RAVDESS_LABELS, use_logmel=mcfg.use_logmel, use_egemaps=mcfg.use_egemaps,
-                                  use_visual=mcfg.use_visual, visual_root=data_root, progress=progress)
+                                  use_visual=mcfg.use_visual, functionals=mcfg.functionals, visual_root=data_root,
+                                  progress=progress)
     return TeacherTrainer(mcfg, tcfg, inputs.select_utterances(train), inputs.select_utterances(dev),
                           progress=progress).fit()
 
@@ -70,7 +71,7 @@ def distill_student(cfg: Any, dcfg: Any, *, threads: int = 1, progress: bool = T
     mcfg = TeacherConfig.from_dict(tconfig["model"])
     inputs = build_teacher_inputs(probe.train_utts + probe.dev_utts, mcfg.labels, use_logmel=mcfg.use_logmel,
                                   use_egemaps=mcfg.use_egemaps, use_visual=mcfg.use_visual,
-                                  frontend_cfg=mcfg.frontend, window_samples=mcfg.window_samples,
+                                  functionals=mcfg.functionals, frontend_cfg=mcfg.frontend, window_samples=mcfg.window_samples,
                                   visual_root=cfg.data_root, progress=progress)
     if dcfg.crossfit:
         if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1:

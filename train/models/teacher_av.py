@@ -4,7 +4,9 @@ Inputs (clip level, as the RAVDESS visual features are clip means):
 
 * log-mel ``[B, n_mels, frames]`` from the same conv-STFT front end as the student; a 1-D temporal
   CNN (wider than the student, time halved first) with mean+std pooling,
-* eGeMAPS functionals ``[B, 88]`` (standardised) through a small MLP, joined to the audio vector,
+* openSMILE clip functionals (standardised; ``functionals`` picks the set: eGeMAPS v02, 88, by
+  default, or ComParE 2016, 6373) through a small MLP, joined to the audio vector (the inputs and
+  arguments keep the name ``egemaps`` for either set),
 * OpenFace AU means ``[B, 35]`` (standardised) through an MLP.
 
 Fusion (``TeacherConfig.fusion``):
@@ -40,6 +42,7 @@ from torch import nn
 
 from edgeemo.errors import ConfigError
 
+from ..egemaps import FEATURE_SET, functionals_dim
 from ..frontend import FrontendConfig, LogMelFrontend
 
 FUSIONS = ("concat", "attention", "shift")
@@ -55,7 +58,8 @@ class TeacherConfig:
     use_visual: bool = True
     fusion: str = "attention"
     audio_channels: tuple[int, ...] = (96, 128, 128)
-    egemaps_dim: int = 88
+    functionals: str = FEATURE_SET  # openSMILE set of the functionals branch (see FEATURE_SETS)
+    egemaps_dim: int | None = None  # None: the size of ``functionals``
     visual_dim: int = 35
     hidden: int = 128
     heads: int = 4
@@ -71,6 +75,12 @@ class TeacherConfig:
             raise ConfigError(f"unknown fusion {self.fusion!r}; choose one of {FUSIONS}")
         if not (self.use_logmel or self.use_egemaps):
             raise ConfigError("a teacher needs an audio input: set use_logmel and/or use_egemaps")
+        expected = functionals_dim(self.functionals)
+        if self.egemaps_dim is None:
+            object.__setattr__(self, "egemaps_dim", expected)
+        elif self.egemaps_dim != expected:
+            raise ConfigError(f"egemaps_dim {self.egemaps_dim} does not match {self.functionals} ({expected} "
+                              "values); leave egemaps_dim unset")
         if self.hidden % self.heads:
             raise ConfigError(f"hidden ({self.hidden}) must be divisible by heads ({self.heads})")
 
