@@ -39,7 +39,8 @@ def print_report(report: Any, *, console: Any | None = None) -> None:
     status = "[bold green]compatible[/]" if report.ok else "[bold red]NOT compatible[/]"
     console.print(
         f"TensorRT {report.tensorrt_version}: {status} — {report.model_path} "
-        f"(opset {report.opset}, {len(report.errors)} errors, {len(report.warnings)} warnings)"
+        f"(opset {report.opset}, {len(report.errors)} errors, {len(report.warnings)} warnings)",
+        soft_wrap=True,  # one line however long the path: logs stay greppable
     )
     io = Table(title="inputs / outputs", show_lines=False)
     for col in ("kind", "name", "dtype", "shape"):
@@ -58,7 +59,7 @@ def print_report(report: Any, *, console: Any | None = None) -> None:
         )
     else:
         console.print("no Q/DQ nodes: a float model (build it with --precision fp16 or fp32)")
-    console.print("ops: " + ", ".join(f"{k} {v}" for k, v in report.op_histogram.items()))
+    console.print("ops: " + ", ".join(f"{k} {v}" for k, v in report.op_histogram.items()), soft_wrap=True)
     if report.issues:
         table = Table(title="issues")
         for col in ("severity", "code", "node", "message"):

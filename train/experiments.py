@@ -60,16 +60,23 @@ class Spec:
     # the five folds in the measured teacher rows (concat 73.2, shift 73.0, attention 72.3; see results.md)
     teacher_ref: str = "teacher_av_concat"
     features: tuple[str, ...] = ()  # baselines: clip features for logistic regression
+    speaker_norm: bool = False  # baselines: z-score the features per speaker first (as TeacherConfig.speaker_norm)
 
 
 _MASKING = {"p_none": 0.4, "p_audio": 0.1, "p_video": 0.3, "p_span": 0.2, "audio_span_frames": 25,
             "audio_span_count": 2, "video_span_dims": 5, "video_span_count": 1, "modality_dropout": 0.1}
+
+# the a-priori combination of distillation losses (fixed before any student result)
+_BEST = {"triplet_weight": 1.0, "feature_weight": 1.0, "response_weight": 0.5, "weighting": "confidence"}
 
 SPECS: tuple[Spec, ...] = (
     Spec("logreg_egemaps_au", "baseline", "same-protocol reference: eGeMAPS + AU, logistic regression "
          "(C picked on the dev fold)", features=("egemaps", "visual")),
     Spec("logreg_egemaps", "baseline", "same-protocol reference: eGeMAPS, logistic regression (C on dev)",
          features=("egemaps",)),
+    Spec("logreg_egemaps_au_spk", "baseline", "eGeMAPS + AU, each speaker's features z-scored over that "
+         "speaker's clips (transductive), logistic regression (C on dev)", features=("egemaps", "visual"),
+         speaker_norm=True),
     Spec("teacher_av", "teacher", "A+V teacher: log-mel CNN + eGeMAPS + AU, cross-modal attention + gate",
          teacher={"fusion": "attention"}),
     Spec("teacher_av_concat", "teacher", "A+V teacher, concat fusion", teacher={"fusion": "concat"}),
@@ -81,6 +88,11 @@ SPECS: tuple[Spec, ...] = (
          "place of eGeMAPS", teacher={"fusion": "concat", "functionals": "ComParE_2016"}),
     Spec("teacher_av_compare_refit", "teacher", "A+V teacher, concat fusion, ComParE functionals, refit on "
          "train + dev", teacher={"fusion": "concat", "functionals": "ComParE_2016"},
+         teacher_train={"refit_with_dev": True}),
+    Spec("teacher_av_concat_spk", "teacher", "A+V teacher, concat fusion, functionals and AUs z-scored per "
+         "speaker (transductive)", teacher={"fusion": "concat", "speaker_norm": True}),
+    Spec("teacher_av_concat_spk_refit", "teacher", "A+V teacher, concat fusion, per-speaker z-scoring, refit "
+         "on train + dev", teacher={"fusion": "concat", "speaker_norm": True},
          teacher_train={"refit_with_dev": True}),
     Spec("teacher_audio", "teacher", "audio-only teacher: log-mel CNN + eGeMAPS (same class, visual off)",
          teacher={"use_visual": False}),
@@ -101,7 +113,9 @@ SPECS: tuple[Spec, ...] = (
          distill={"dmd_weight": 1.0}),
     Spec("student_best", "student",
          "student + triplet + TelME feature + TelME response, confidence-weighted (a-priori combination)",
-         distill={"triplet_weight": 1.0, "feature_weight": 1.0, "response_weight": 0.5, "weighting": "confidence"}),
+         distill=_BEST),
+    Spec("student_best_spk", "student", "student_best's losses, learning from the per-speaker-normalised "
+         "A+V teacher (teacher_av_concat_spk)", distill=_BEST, teacher_ref="teacher_av_concat_spk"),
 )
 SPEC_BY_NAME = {s.name: s for s in SPECS}
 
@@ -110,7 +124,8 @@ def spec_signature(spec: Spec) -> dict[str, Any]:
     """What defines a configuration's results (names and descriptions excluded), so adding a field
     to :class:`Spec` never invalidates cached results of the kinds it does not concern."""
     if spec.kind == "baseline":
-        return {"kind": "baseline", "features": list(spec.features)}
+        sig: dict[str, Any] = {"kind": "baseline", "features": list(spec.features)}
+        return {**sig, "speaker_norm": True} if spec.speaker_norm else sig
     if spec.kind == "teacher":
         return {"kind": "teacher", "teacher": spec.teacher, "teacher_train": spec.teacher_train,
                 "eval_with_video": spec.eval_with_video}
@@ -272,13 +287,14 @@ class Runner:
         from sklearn.linear_model import LogisticRegression
 
         from .metrics import score
-        from .visual import Standardizer
+        from .visual import Standardizer, standardize_per_speaker
 
         inp = self.inputs(logmel=False)
         train, dev, test = (inp.select_utterances(part) for part in self.split(fold))
 
         def feats(x):  # type: ignore[no-untyped-def]
-            return np.concatenate([getattr(x, f) for f in spec.features], axis=1)
+            values = np.concatenate([getattr(x, f) for f in spec.features], axis=1)
+            return standardize_per_speaker(values, [u.speaker for u in x.utterances]) if spec.speaker_norm else values
 
         std = Standardizer.fit(feats(train))
         xs = {k: std.transform(feats(v)) for k, v in (("train", train), ("dev", dev), ("test", test))}
@@ -393,6 +409,9 @@ def aggregate(results: dict[str, Any], runner: Runner, names: Sequence[str]) -> 
     return rows
 
 
+TIE = 1e-6  # UA points: a difference this small is a tie (same clips right), not a win
+
+
 def _add_paired_deltas(rows: list[dict[str, Any]], reference: str) -> None:
     """``delta_ua``: mean ± sd over the folds both rows measured of (row − reference) test UA, for
     the distilled students; fold difficulty varies far more than the methods do, so compare pairs."""
@@ -407,7 +426,7 @@ def _add_paired_deltas(rows: list[dict[str, Any]], reference: str) -> None:
         if diffs:
             d = np.array(diffs)
             r["delta_ua"] = {"vs": reference, "folds": len(d), "mean": float(d.mean()),
-                             "sd": float(d.std(ddof=1)) if len(d) > 1 else None, "wins": int((d > 0).sum())}
+                             "sd": float(d.std(ddof=1)) if len(d) > 1 else None, "wins": int((d > TIE).sum())}
 
 
 def _fmt(ms: tuple[float, float | None] | None) -> str:

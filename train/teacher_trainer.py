@@ -37,7 +37,7 @@ from .masking import MaskingConfig, apply_masks, plan_masks
 from .metrics import Scores, score
 from .models.teacher_av import TeacherAV, TeacherConfig
 from .teacher_features import TeacherInputs
-from .visual import Standardizer
+from .visual import Standardizer, standardize_per_speaker
 from .windows import clip_window_starts
 
 log = logging.getLogger("edgeemo.train.teacher")
@@ -103,11 +103,13 @@ class Standardizers:
     visual: Standardizer | None = None
 
     @classmethod
-    def fit(cls, inputs: TeacherInputs) -> "Standardizers":
-        return cls(
-            Standardizer.fit(inputs.egemaps) if inputs.egemaps is not None else None,
-            Standardizer.fit(inputs.visual) if inputs.visual is not None else None,
-        )
+    def fit(cls, inputs: TeacherInputs, model_cfg: TeacherConfig | None = None) -> "Standardizers":
+        """Statistics of ``inputs`` (training rows), after per-speaker normalisation where
+        ``model_cfg.speaker_norm`` asks for it."""
+        per_speaker = model_cfg is not None and model_cfg.speaker_norm
+        e = _clip_features(inputs, "egemaps", per_speaker)
+        v = _clip_features(inputs, "visual", per_speaker)
+        return cls(Standardizer.fit(e) if e is not None else None, Standardizer.fit(v) if v is not None else None)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (v.to_dict() if v is not None else None) for k, v in (("egemaps", self.egemaps), ("visual", self.visual))}
@@ -125,12 +127,20 @@ class Standardizers:
             if inputs.functionals != model_cfg.functionals:
                 raise ConfigError(f"this teacher uses {model_cfg.functionals} functionals but the inputs hold "
                                   f"{inputs.functionals}: build them with functionals={model_cfg.functionals!r}")
-            e = torch.from_numpy(self.egemaps.transform(inputs.egemaps))
+            e = torch.from_numpy(self.egemaps.transform(_clip_features(inputs, "egemaps", model_cfg.speaker_norm)))
         if model_cfg.use_visual:
             if inputs.visual is None or self.visual is None:
                 raise ConfigError("this teacher needs visual (AU) features")
-            v = torch.from_numpy(self.visual.transform(inputs.visual))
+            v = torch.from_numpy(self.visual.transform(_clip_features(inputs, "visual", model_cfg.speaker_norm)))
         return e, v
+
+
+def _clip_features(inputs: TeacherInputs, name: str, per_speaker: bool) -> np.ndarray | None:
+    """``inputs.<name>`` (``egemaps`` or ``visual``), z-scored per speaker when ``per_speaker``."""
+    x = getattr(inputs, name)
+    if x is None or not per_speaker:
+        return x
+    return standardize_per_speaker(x, [u.speaker for u in inputs.utterances])
 
 
 def _lr_factor(step: int, total: int, warmup: int) -> float:
@@ -260,7 +270,7 @@ class TeacherTrainer:
         cfg, mcfg = self.cfg, self.model_cfg
         torch.manual_seed(cfg.seed)
         model = TeacherAV(mcfg)
-        std = Standardizers.fit(train)
+        std = Standardizers.fit(train, mcfg)
         e_train, v_train = std.tensors(train, mcfg)
         y = torch.from_numpy(train.y)
         n_cls = len(mcfg.labels)

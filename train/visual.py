@@ -118,3 +118,24 @@ class Standardizer:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Standardizer":
         return cls(tuple(data["mean"]), tuple(data["std"]))
+
+
+def standardize_per_speaker(x: np.ndarray, speakers: Sequence[str]) -> np.ndarray:
+    """Z-score each speaker's rows of ``x`` with that speaker's own mean and std (no labels used).
+
+    Speaker normalisation removes who is speaking (voice, face at rest) from clip features. It is
+    transductive: the statistics come from all rows of a speaker in ``x``, so they are only
+    meaningful when those rows are many and cover the emotions roughly evenly (a speaker's full
+    RAVDESS set does; a handful of clips or one emotion does not, see docs/results/NOTES.md).
+    """
+    speakers = np.asarray(list(speakers))
+    if len(speakers) != len(x):
+        raise ConfigError(f"{len(speakers)} speaker ids for {len(x)} rows")
+    out = np.empty(x.shape, dtype=np.float32)
+    for speaker in np.unique(speakers):
+        rows = np.flatnonzero(speakers == speaker)
+        if len(rows) < 2:
+            raise ConfigError(f"speaker {str(speaker)!r} has {len(rows)} clip; per-speaker normalisation needs "
+                              "at least 2 clips of every speaker (more, covering all emotions, to be useful)")
+        out[rows] = Standardizer.fit(x[rows]).transform(x[rows])
+    return out

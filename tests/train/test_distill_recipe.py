@@ -106,16 +106,26 @@ def test_crossfit_groups() -> None:
         crossfit_groups(_utts(1))
 
 
-def test_teacher_outputs_cached_on_disk(data_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _tiny_teacher(data_root: Path, tmp_path: Path, **model: object):  # type: ignore[no-untyped-def]
+    """(inputs of 6 clips each of actors 2 and 6, a one-epoch teacher trained on the first 6)."""
     from edgeemo.train import teacher_trainer
     from edgeemo.train.models.teacher_av import TeacherConfig
     from edgeemo.train.teacher_features import build_teacher_inputs
 
     utts = subset_per_actor([u for u in load_ravdess(data_root) if u.actor in (2, 6)], 6)
-    inputs = build_teacher_inputs(utts, RAVDESS_LABELS, use_egemaps=False)
-    mcfg = TeacherConfig(labels=RAVDESS_LABELS, use_egemaps=False, audio_channels=(16,), hidden=32)
+    inputs = build_teacher_inputs(utts, RAVDESS_LABELS, use_logmel=bool(model.get("use_logmel", True)),
+                                  use_egemaps=bool(model.get("use_egemaps", True)),
+                                  visual_root=data_root / "ravdess_visual")
+    mcfg = TeacherConfig(labels=RAVDESS_LABELS, hidden=32, **model)  # type: ignore[arg-type]
     tcfg = teacher_trainer.TeacherTrainConfig(out_dir=str(tmp_path / "teacher"), epochs=1, batch_size=4)
-    best = teacher_trainer.TeacherTrainer(mcfg, tcfg, inputs.subset(range(6)), inputs.subset(range(6, 12))).fit().best_dir
+    trainer = teacher_trainer.TeacherTrainer(mcfg, tcfg, inputs.subset(range(6)), inputs.subset(range(6, 12)))
+    return inputs, trainer.fit().best_dir
+
+
+def test_teacher_outputs_cached_on_disk(data_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from edgeemo.train import teacher_trainer
+
+    inputs, best = _tiny_teacher(data_root, tmp_path, use_egemaps=False, audio_channels=(16,))
     calls = []
     real = teacher_trainer.predict_teacher
     monkeypatch.setattr(teacher_trainer, "predict_teacher", lambda *a, **k: calls.append(len(a[2])) or real(*a, **k))
@@ -128,6 +138,28 @@ def test_teacher_outputs_cached_on_disk(data_root: Path, tmp_path: Path, monkeyp
     assert len(list((tmp_path / "cache" / "teacher_outputs").glob("*.npz"))) == 1
     center = teacher_outputs(best, inputs.subset(range(2)), crop="center", cache_dir=tmp_path / "cache")
     assert center.source != first.source and calls == [8, 4, 2]
+
+
+def test_speaker_normalised_teacher_outputs_are_cached_per_clip_set(
+        data_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from edgeemo.train import teacher_trainer
+
+    monkeypatch.setenv("EDGEEMO_CACHE", str(tmp_path / "egemaps"))
+    inputs, best = _tiny_teacher(data_root, tmp_path, use_logmel=False, speaker_norm=True)
+    calls = []
+    real = teacher_trainer.predict_teacher
+    monkeypatch.setattr(teacher_trainer, "predict_teacher", lambda *a, **k: calls.append(len(a[2])) or real(*a, **k))
+    part = teacher_outputs(best, inputs.subset(range(8)), cache_dir=tmp_path / "cache")
+    whole = teacher_outputs(best, inputs, cache_dir=tmp_path / "cache")
+    again = teacher_outputs(best, inputs, cache_dir=tmp_path / "cache")
+    # the whole set is computed at once (actor 6's statistics come from all its clips), never
+    # completed from the 8 clips cached before, whose actor-6 rows used 2 of its clips only
+    assert calls == [8, 12]
+    model, std, _ = teacher_trainer.load_teacher(best)
+    np.testing.assert_allclose(whole.arrays["logits"], real(model, std, inputs)["logits"], atol=1e-6)
+    np.testing.assert_allclose(again.arrays["logits"], whole.arrays["logits"])
+    assert not np.allclose(part.arrays["logits"][6:8], whole.arrays["logits"][6:8], atol=1e-4)
+    assert len(list((tmp_path / "cache" / "teacher_outputs").glob("*.npz"))) == 2
 
 
 def test_student_trainer_runs_distill_terms_and_saves_heads(data_root: Path, tmp_path: Path) -> None:

@@ -27,6 +27,14 @@ def test_paired_delta_uses_only_folds_both_rows_measured():
     assert "delta_ua" not in rows[0] and "delta_ua" not in rows[1]
 
 
+def test_an_equal_fold_is_a_tie_not_a_win():
+    # 0.46484375 * 100 carries float noise; the same clips right on both sides must not count as a win
+    rows = [_row("student", "student", {0: 0.46484375, 1: 0.5}),
+            _row("student_x", "student", {0: 0.46484375 + 1e-15, 1: 0.6})]
+    _add_paired_deltas(rows, reference="student")
+    assert rows[1]["delta_ua"]["wins"] == 1
+
+
 def test_runners_in_two_processes_do_not_lose_each_others_rows(tmp_path: Path):
     from edgeemo.train import experiments
 

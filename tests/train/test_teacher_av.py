@@ -193,3 +193,56 @@ def test_finished_runs_resume_after_new_options_were_added(tiny, tmp_path: Path)
     done.write_text(json.dumps(record))
     with pytest.raises(ConfigError, match="another configuration"):
         TeacherTrainer(mcfg, tcfg, train, dev).fit()
+
+
+def test_standardize_per_speaker_uses_each_speakers_own_rows() -> None:
+    from edgeemo.train.visual import standardize_per_speaker
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(5.0, 2.0, size=(6, 3))
+    b = rng.normal(-3.0, 0.5, size=(4, 3))
+    out = standardize_per_speaker(np.concatenate([a, b]), ["a"] * 6 + ["b"] * 4)
+    expected_a = (a - a.mean(0)) / a.std(0)
+    np.testing.assert_allclose(out[:6], expected_a, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out[6:].mean(0), 0.0, atol=1e-6)
+    np.testing.assert_allclose(out[6:].std(0), 1.0, atol=1e-5)
+    # another speaker's rows never change a speaker's values; interleaved rows stay in place
+    alone = standardize_per_speaker(a, ["a"] * 6)
+    np.testing.assert_allclose(alone, out[:6], atol=1e-6)
+    mixed = standardize_per_speaker(np.stack([a[0], b[0], a[1], a[2], b[1]]), ["a", "b", "a", "a", "b"])
+    np.testing.assert_allclose(mixed[[0, 2, 3]], standardize_per_speaker(a[:3], ["a"] * 3), atol=1e-6)
+    with pytest.raises(ConfigError, match="speaker 'c' has 1 clip"):
+        standardize_per_speaker(np.concatenate([a, b[:1]]), ["a"] * 6 + ["c"])
+    with pytest.raises(ConfigError, match="speaker ids"):
+        standardize_per_speaker(a, ["a"] * 5)
+
+
+def test_speaker_norm_teacher_normalises_every_speaker_at_fit_and_predict(tiny, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from edgeemo.train.teacher_trainer import Standardizers
+
+    utts, inputs, _ = tiny
+    train = inputs.select_utterances([u for u in utts if u.actor != 13])
+    dev = inputs.select_utterances([u for u in utts if u.actor == 13])
+    mcfg = TeacherConfig(labels=RAVDESS_LABELS, fusion="concat", audio_channels=(16,), hidden=32, speaker_norm=True)
+    std = Standardizers.fit(train, mcfg)
+    e, v = std.tensors(dev, mcfg)
+    # after per-speaker z-scoring every column of the dev speaker has mean 0 (up to the global
+    # standardiser, whose mean over per-speaker z-scores is 0 too)
+    np.testing.assert_allclose(np.asarray(std.visual.mean), 0.0, atol=1e-5)
+    np.testing.assert_allclose(e.numpy().mean(0), 0.0, atol=1e-4)
+    np.testing.assert_allclose(v.numpy().mean(0), 0.0, atol=1e-4)
+    plain_cfg = TeacherConfig(labels=RAVDESS_LABELS, fusion="concat", audio_channels=(16,), hidden=32)
+    _, v_plain = Standardizers.fit(train).tensors(dev, plain_cfg)
+    assert not np.allclose(v_plain.numpy().mean(0), 0.0, atol=1e-2)  # without it the speaker offset stays
+
+    result = TeacherTrainer(mcfg, TeacherTrainConfig(out_dir=str(tmp_path / "t"), epochs=1, batch_size=8),
+                            train, dev).fit()
+    model, std_loaded, config = load_teacher(result.best_dir)
+    assert model.cfg.speaker_norm and config["model"]["speaker_norm"] is True
+    with pytest.raises(ConfigError, match="speaker_norm must be true or false"):
+        TeacherConfig(labels=RAVDESS_LABELS, speaker_norm="yes")  # type: ignore[arg-type]
+    probs = predict_teacher(model, std_loaded, dev)["probs"]
+    assert probs.shape == (len(dev), 8) and np.isfinite(probs).all()
+    # the prediction of a clip depends on the other clips of its speaker (transductive), by design
+    half = dev.subset(np.arange(len(dev) // 2))
+    assert not np.allclose(predict_teacher(model, std_loaded, half)["probs"], probs[: len(half)], atol=1e-6)

@@ -4,7 +4,9 @@ A student step never runs the teacher: :func:`teacher_outputs` looks the clips u
 ``<cache>/teacher_outputs/<key>.npz`` (``<cache>`` = ``$EDGEEMO_CACHE`` or ``~/.cache/edgeemo``),
 where ``key`` hashes the checkpoint's weights and config, the crop setting and whether video was
 given. Missing clips are computed in one pass and merged in (atomic rewrite). Rows are keyed by
-clip (:func:`edgeemo.train.visual.clip_key`).
+clip (:func:`edgeemo.train.visual.clip_key`). A teacher with per-speaker normalisation
+(``speaker_norm``) labels a clip according to the other clips of its speaker, so its outputs are
+cached per set of clips instead.
 
 Also here: per-example target weights (:func:`example_weights`) and cross-fitted teachers
 (:func:`crossfit_teacher_outputs`), whose targets for a training clip come from a teacher that
@@ -25,7 +27,7 @@ import torch
 
 from edgeemo.errors import ConfigError
 
-from ..checkpoint import CONFIG_FILE, WEIGHTS_FILE, resolve_checkpoint
+from ..checkpoint import CONFIG_FILE, WEIGHTS_FILE, load_checkpoint, resolve_checkpoint
 from ..data import Utterance
 from ..egemaps import cache_root
 from ..teacher_features import TeacherInputs
@@ -100,6 +102,11 @@ def teacher_outputs(
     from ..teacher_trainer import load_teacher, predict_teacher
 
     fingerprint = teacher_fingerprint(teacher_dir)
+    if load_checkpoint(teacher_dir).config.get("model", {}).get("speaker_norm", False):
+        # a clip's output depends on the other clips of its speaker in this call: cache per clip
+        # set, so that the outputs are always computed for the whole set at once
+        clips = hashlib.sha256("\n".join(sorted(inputs.keys)).encode()).hexdigest()[:16]
+        fingerprint = f"{fingerprint}+clips{clips}"
     path = _cache_file(fingerprint, crop, with_video, cache_dir)
     keys, arrays = _load(path)
     known = set(keys)

@@ -61,6 +61,9 @@ class TeacherConfig:
     functionals: str = FEATURE_SET  # openSMILE set of the functionals branch (see FEATURE_SETS)
     egemaps_dim: int | None = None  # None: the size of ``functionals``
     visual_dim: int = 35
+    # z-score functionals and AUs per speaker over that speaker's clips before the global
+    # standardiser (transductive: needs many clips of every speaker, see standardize_per_speaker)
+    speaker_norm: bool = False
     hidden: int = 128
     heads: int = 4
     dropout: float = 0.3
@@ -81,6 +84,8 @@ class TeacherConfig:
         elif self.egemaps_dim != expected:
             raise ConfigError(f"egemaps_dim {self.egemaps_dim} does not match {self.functionals} ({expected} "
                               "values); leave egemaps_dim unset")
+        if not isinstance(self.speaker_norm, bool):
+            raise ConfigError(f"speaker_norm must be true or false, got {self.speaker_norm!r}")
         if self.hidden % self.heads:
             raise ConfigError(f"hidden ({self.hidden}) must be divisible by heads ({self.heads})")
 
