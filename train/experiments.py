@@ -114,6 +114,9 @@ SPECS: tuple[Spec, ...] = (
     Spec("student_best", "student",
          "student + triplet + TelME feature + TelME response, confidence-weighted (a-priori combination)",
          distill=_BEST),
+    Spec("student_best_no_embedding", "student", "student_best without its embedding terms (triplet, TelME "
+         "feature): 0.5 x TelME response, confidence-weighted (ablation)",
+         distill={"response_weight": 0.5, "weighting": "confidence"}),
     Spec("student_best_spk", "student", "student_best's losses, learning from the per-speaker-normalised "
          "A+V teacher (teacher_av_concat_spk)", distill=_BEST, teacher_ref="teacher_av_concat_spk"),
 )
