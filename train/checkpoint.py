@@ -84,16 +84,22 @@ def resolve_checkpoint(folder: str | os.PathLike[str]) -> Path:
     raise ModelNotFoundError(f"no checkpoint at {path} (expected {CONFIG_FILE} and {WEIGHTS_FILE} inside)")
 
 
+def read_checkpoint_config(folder: str | os.PathLike[str]) -> dict[str, Any]:
+    """The config of a checkpoint folder, without reading its weights."""
+    path = resolve_checkpoint(folder)
+    try:
+        return json.loads((path / CONFIG_FILE).read_text())
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path / CONFIG_FILE} is not valid JSON: {exc}") from exc
+
+
 def load_checkpoint(folder: str | os.PathLike[str], *, with_state: bool = False) -> Checkpoint:
     """Read a checkpoint folder written by :func:`save_checkpoint`."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     path = resolve_checkpoint(folder)
-    try:
-        config = json.loads((path / CONFIG_FILE).read_text())
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path / CONFIG_FILE} is not valid JSON: {exc}") from exc
+    config = read_checkpoint_config(path)
     try:
         weights = load_file(str(path / WEIGHTS_FILE))
     except (SafetensorError, OSError) as exc:

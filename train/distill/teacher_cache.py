@@ -27,7 +27,7 @@ import torch
 
 from edgeemo.errors import ConfigError
 
-from ..checkpoint import CONFIG_FILE, WEIGHTS_FILE, load_checkpoint, resolve_checkpoint
+from ..checkpoint import CONFIG_FILE, WEIGHTS_FILE, read_checkpoint_config, resolve_checkpoint
 from ..data import Utterance
 from ..egemaps import cache_root
 from ..teacher_features import TeacherInputs
@@ -102,7 +102,7 @@ def teacher_outputs(
     from ..teacher_trainer import load_teacher, predict_teacher
 
     fingerprint = teacher_fingerprint(teacher_dir)
-    if load_checkpoint(teacher_dir).config.get("model", {}).get("speaker_norm", False):
+    if read_checkpoint_config(teacher_dir).get("model", {}).get("speaker_norm", False):
         # a clip's output depends on the other clips of its speaker in this call: cache per clip
         # set, so that the outputs are always computed for the whole set at once
         clips = hashlib.sha256("\n".join(sorted(inputs.keys)).encode()).hexdigest()[:16]
