@@ -10,7 +10,8 @@ APT_PACKAGES := libportaudio2 libsndfile1 libsndfile1-dev pulseaudio pulseaudio-
 
 help:
 	@echo "make listen   - create .venv (runtime only) and run 'edgeemo listen' with the bundled model"
-	@echo "make test     - install system packages, create .venv with every extra, run the whole test suite"
+	@echo "make test     - install system packages, create .venv with every extra, run the whole test suite (CI)"
+	@echo "make test-fast - for contributors: the suite without tests marked slow or audio_device"
 	@echo "make model    - retrain (A+V teacher, then the distilled student), export, quantize and bundle the default model from ../shared/data"
 	@echo "make bench    - measure accuracy/latency/memory and write docs/benchmarks.md"
 	@echo "make cpp      - build and test the C/C++ bindings"
@@ -41,13 +42,13 @@ system-deps:
 	else echo "note: not root or no apt-get; install yourself: $(APT_PACKAGES)"; fi
 
 test: system-deps venv-dev
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 test-fast: venv-dev
-	$(PY) -m pytest -q -m "not slow and not audio_device"
+	$(PY) -m pytest -q --durations=10 -m "not slow and not audio_device"
 
 model: venv-dev
-	$(PY) -m edgeemo.train.build_default
+	$(PY) -m edgeemo.recipes.build_default
 
 bench: venv-dev
 	$(PY) bench/run_benchmarks.py

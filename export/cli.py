@@ -1,19 +1,19 @@
-"""``edgeemo export``: checkpoint -> ONNX (-> INT8), parity and accuracy checks, TensorRT helpers.
+"""``edgeemo export``: checkpoint -> ONNX (-> INT8), parity and accuracy checks, TensorRT tools.
 
-``edgeemo export CHECKPOINT --out model.onnx [--int8]`` is the default command;
-``edgeemo export check-tensorrt MODEL`` and the Jetson bundle (``--target jetson``) sit beside it.
+``edgeemo export CHECKPOINT --out model.onnx [--int8] [--target jetson]`` is the default command;
+``edgeemo export tensorrt …`` (check, build, sidecar, info, run, bundle) sits beside it
+(:mod:`edgeemo.export.tensorrt.cli`). The group is mounted lazily under the ``edgeemo`` root group (:mod:`edgeemo.cli.main`), which shows an
+:class:`~edgeemo.errors.EdgeEmoError` as one ``error:`` line.
 """
 
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Sequence
-from pathlib import Path
 
 import click
 
-from edgeemo.errors import EdgeEmoError
+
+from .tensorrt.cli import tensorrt_group
 
 
 class _DefaultGroup(click.Group):
@@ -29,7 +29,7 @@ class _DefaultGroup(click.Group):
 
 @click.group("export", cls=_DefaultGroup, invoke_without_command=False)
 def export_group() -> None:
-    """Export a student checkpoint to ONNX / INT8, check TensorRT compatibility, build a Jetson bundle."""
+    """Export a student checkpoint to ONNX / INT8; `edgeemo export tensorrt --help` for the TensorRT tools."""
 
 
 @export_group.command("model")
@@ -60,19 +60,4 @@ def export_model_command(checkpoint: str, out_path: str, int8: bool, calib_windo
             click.echo(line)
 
 
-def _mount_optional_commands() -> None:
-    try:
-        from .trt_cli import check_tensorrt_command
-    except ImportError:  # pragma: no cover - the module is part of the package
-        return
-    export_group.add_command(check_tensorrt_command, "check-tensorrt")
-
-
-def export_main(args: Sequence[str]) -> None:
-    """Entry used by ``edgeemo export``."""
-    _mount_optional_commands()
-    try:
-        export_group.main(args=list(args), prog_name="edgeemo export", standalone_mode=True)
-    except EdgeEmoError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+export_group.add_command(tensorrt_group)

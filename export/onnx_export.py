@@ -21,10 +21,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from edgeemo.errors import ConfigError
+from edgeemo.fileio import atomic_write_bytes
+from edgeemo.train.models.student import StudentNet, load_student
 
-from ..train.checkpoint import load_checkpoint
-from ..train.models.student import StudentConfig, StudentNet
 from .metadata import FRONTEND_NODE_PREFIX, set_metadata, student_metadata
 
 log = logging.getLogger("edgeemo.export")
@@ -69,16 +68,6 @@ def fold_batch_norms(model: StudentNet) -> StudentNet:
     return fused
 
 
-def load_student(checkpoint: str | os.PathLike[str]) -> tuple[StudentNet, dict]:
-    """Rebuild a student from a self-describing checkpoint folder."""
-    ckpt = load_checkpoint(checkpoint)
-    if ckpt.config.get("kind", "student") != "student":
-        raise ConfigError(f"{checkpoint} holds a {ckpt.config.get('kind')!r} model, not a student")
-    model = StudentNet(StudentConfig.from_dict(ckpt.config["model"]))
-    model.load_state_dict(ckpt.weights)
-    return model.eval(), ckpt.config
-
-
 def export_student(
     checkpoint: str | os.PathLike[str],
     out_path: str | os.PathLike[str],
@@ -97,8 +86,6 @@ def export_student(
     output_names = ["probs"] + (["valence_arousal"] if cfg.valence_arousal else []) + ["embedding"]
     example = torch.randn(2, cfg.window_samples) * 0.1  # batch >= 2: batch 1 would be frozen
     out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
@@ -127,8 +114,7 @@ def export_student(
     set_metadata(proto, meta)
     proto.producer_name = "edgeemo"
     onnx.checker.check_model(proto)
-    onnx.save(proto, str(tmp))
-    os.replace(tmp, out)
+    atomic_write_bytes(out, proto.SerializeToString())
     log.info("exported %s (%d bytes)", out, out.stat().st_size)
     return ExportResult(out, out.stat().st_size, learned, frontend_constants, meta)
 

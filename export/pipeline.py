@@ -1,4 +1,10 @@
-"""The export pipeline: ONNX export, parity check, INT8 quantization, accuracy, optional Jetson bundle."""
+"""The export pipeline behind ``edgeemo export``: ONNX export, parity check, INT8 quantization,
+accuracy on labelled clips, optional Jetson bundle.
+
+Calibration clips, parity windows and the accuracy come from :mod:`edgeemo.train` (data flows
+train -> export); the bundled model's full build (train, then this) is
+:mod:`edgeemo.recipes.build_default`.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from edgeemo._version import __version__
+from edgeemo.contract import KEY_METRICS, format_metrics
 from edgeemo.errors import ModelError
+from edgeemo.fileio import atomic_write_bytes, atomic_write_text
+from edgeemo.train.models.student import load_student
 
-from .onnx_export import export_student, load_student
+from .onnx_export import export_student
 from .parity import ParityReport, check_parity, compare, onnx_probs
 from .quantize import calibration_windows, quantize_int8
 
@@ -119,13 +128,13 @@ def run_export(opts: ExportOptions) -> ExportReport:
             report.scores[f"{kind} {split}"] = ev.scores.to_dict()
     _record_metrics(paths, report, opts.eval_splits)
     if opts.target == "jetson":
-        from .jetson import write_jetson_bundle
+        from .tensorrt.jetson import write_jetson_bundle
 
         source = paths.get("int8", paths["fp32"])
         bundle_dir = Path(opts.out_path).with_name(Path(opts.out_path).stem + "-jetson")
         report.bundle = str(write_jetson_bundle(source, bundle_dir, overwrite=True).root)
     report_path = Path(opts.out_path).with_suffix(".report.json")
-    report_path.write_text(json.dumps(report.to_dict(), indent=2))
+    atomic_write_text(report_path, json.dumps(report.to_dict(), indent=2))
     return report
 
 
@@ -143,7 +152,5 @@ def _record_metrics(paths: dict[str, Path], report: ExportReport, splits: Sequen
         if not metrics:
             continue
         proto = onnx.load(str(path))
-        set_metadata(proto, {"metrics": ",".join(f"{k}={v:.4f}" for k, v in metrics.items())})
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        onnx.save(proto, str(tmp))
-        os.replace(tmp, path)
+        set_metadata(proto, {KEY_METRICS: format_metrics(metrics)})
+        atomic_write_bytes(path, proto.SerializeToString())

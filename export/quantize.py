@@ -17,7 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .metadata import FRONTEND_NODE_PREFIX, get_metadata, set_metadata
+from edgeemo.contract import FRONTEND_NODE_PREFIX, KEY_INT8_FLOAT_NODES, KEY_QUANTIZATION
+from edgeemo.fileio import atomic_write_bytes
+
+from .metadata import get_metadata, set_metadata
 
 log = logging.getLogger("edgeemo.export")
 
@@ -142,7 +145,6 @@ def quantize_int8(
     excluded = tuple(n.name for n in model.graph.node if _keep_in_float(n, model))
     to_quantize = ["Conv", "MatMul", "Gemm"]
     out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "int8.onnx"
         quantize_static(
@@ -162,15 +164,13 @@ def quantize_int8(
         quantized = onnx.load(str(raw))
     rewritten = rewrite_float_maxpools(quantized)
     meta = get_metadata(model)
-    meta["quantization"] = "int8-qdq"
+    meta[KEY_QUANTIZATION] = "int8-qdq"
     # layers deliberately left in float beyond the front end (the TensorRT check reads this)
-    meta["int8_float_nodes"] = ",".join(n for n in excluded if not n.startswith(FRONTEND_NODE_PREFIX))
+    meta[KEY_INT8_FLOAT_NODES] = ",".join(n for n in excluded if not n.startswith(FRONTEND_NODE_PREFIX))
     del quantized.metadata_props[:]
     set_metadata(quantized, meta)
     quantized.producer_name = "edgeemo"
-    tmp_out = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    onnx.save(quantized, str(tmp_out))
-    os.replace(tmp_out, out)
+    atomic_write_bytes(out, quantized.SerializeToString())
     n_q = sum(1 for n in quantized.graph.node if n.op_type == "DequantizeLinear")
     log.info("quantized %s -> %s (%d DequantizeLinear nodes, %d float MaxPool rewritten)", fp32_path, out, n_q, rewritten)
     return QuantizeResult(out, out.stat().st_size, n_q, excluded)

@@ -6,6 +6,10 @@
 
 Importing edgeemo is light: numpy only. onnxruntime, soxr and soundfile are imported when first
 needed; ``edgeemo.listen`` (microphone, sounddevice) is imported on first access.
+
+Errors: every failure is an :class:`EdgeEmoError`; the specific classes live in
+:mod:`edgeemo.errors` (``edgeemo.AudioFormatError`` etc. also resolve, for compatibility). The
+model contract (metadata keys, window rule) is :mod:`edgeemo.contract`.
 """
 
 from __future__ import annotations
@@ -15,23 +19,7 @@ from typing import Any
 from . import errors
 from ._version import __version__
 from .audio import load_audio
-from .errors import (
-    AudioError,
-    AudioFileError,
-    AudioFormatError,
-    AudioTooShortError,
-    ConfigError,
-    DeviceError,
-    EdgeEmoError,
-    NoInputDeviceError,
-    MissingDependencyError,
-    ModelError,
-    ModelLoadError,
-    ModelMetadataError,
-    ModelNotFoundError,
-    ProviderError,
-    SampleRateError,
-)
+from .errors import EdgeEmoError
 from .model import ModelInfo, default_model_path
 from .options import RecognizerOptions, StreamOptions
 from .providers import available_providers
@@ -58,7 +46,7 @@ __all__ = [
     "demo_clip_path",
     "list_input_devices",
     "errors",
-    *errors.__all__,
+    "EdgeEmoError",
 ]
 
 _LAZY = {
@@ -68,7 +56,8 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    """Lazy attributes: ``listen`` and its helpers import the microphone module (and sounddevice) on first use."""
+    """Lazy attributes: ``listen`` and its helpers import the microphone module (and sounddevice)
+    on first use; the error classes of :mod:`edgeemo.errors` resolve here for compatibility."""
     if name in _LAZY:
         import importlib
 
@@ -76,6 +65,8 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(f".{module_name}", __name__), attr)
         globals()[name] = value
         return value
+    if name in errors.__all__:
+        return getattr(errors, name)
     raise AttributeError(f"module 'edgeemo' has no attribute {name!r}")
 
 

@@ -22,7 +22,6 @@ _EXTRA_FOR = {
     "onnxscript": "export",
     "tensorrt": "tensorrt",
     "psutil": "dev",
-    "webrtcvad": "dev",
 }
 
 

@@ -13,7 +13,8 @@ What is measured, per model:
   - ``model``: the summed kernel time of every other node;
   - ``run``: the wall-clock time of ``session.run`` (kernels plus ONNX Runtime's own overhead);
   - ``postprocess``: the Python work after ``run`` that a :class:`~edgeemo.Stream` does per window
-    (score smoothing and building the :class:`~edgeemo.EmotionResult`);
+    (score smoothing and building the :class:`~edgeemo.EmotionResult`: the stream's own
+    :meth:`~edgeemo.Stream.postprocess`);
   - ``total``: ``run + postprocess``;
 
   each as p50 / p95 / p99 / mean / max in milliseconds;
@@ -34,13 +35,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import contract
 from .errors import ConfigError
+from .results import WindowScores
 
 if TYPE_CHECKING:  # pragma: no cover
     from .recognizer import Recognizer
 
 __all__ = [
-    "DEFAULT_FRONTEND_PREFIX",
     "StageStats",
     "ProfileReport",
     "profile_model",
@@ -49,7 +51,6 @@ __all__ = [
     "plot_latency",
 ]
 
-DEFAULT_FRONTEND_PREFIX = "frontend/"
 _KERNEL_SUFFIX = "_kernel_time"
 _WARMUP_RUNS = 3
 
@@ -176,24 +177,11 @@ def split_profile(
 
 
 def _profiled_session(rec: Recognizer, folder: str) -> Any:
-    """A second ONNX Runtime session on the recognizer's model, with the profiler on."""
-    from ._deps import require
-    from .providers import available_providers, resolve_providers
+    """A second ONNX Runtime session on the recognizer's model, with the profiler on (same
+    providers and session options as the recognizer's own: :func:`edgeemo.model.create_session`)."""
+    from .model import create_session
 
-    ort = require("onnxruntime", purpose="profiling")
-    opts = rec.options
-    providers = resolve_providers(
-        opts.provider, available_providers(), engine_cache_dir=opts.engine_cache_dir,
-        precision=opts.precision, model_sha256=rec.info.sha256,
-    )
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = opts.num_threads
-    so.inter_op_num_threads = 1
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.log_severity_level = 3
-    so.enable_profiling = True
-    so.profile_file_prefix = os.path.join(folder, "edgeemo_profile")
-    return ort.InferenceSession(str(rec.info.path), sess_options=so, providers=providers)
+    return create_session(rec.info.path, rec.options, model_sha256=rec.info.sha256, profile_dir=folder)
 
 
 def _test_windows(n: int, window: int, sample_rate: int, rng_seed: int = 0) -> np.ndarray:
@@ -222,7 +210,6 @@ def profile_model(
     if int(windows) < 1:
         raise ConfigError(f"windows must be >= 1, got {windows}")
     from .recognizer import Recognizer
-    from .smoothing import EMA
 
     t0 = time.perf_counter()
     rec = Recognizer(model, num_threads=num_threads, provider=provider)
@@ -241,26 +228,22 @@ def profile_model(
 
     prefix = frontend_prefix
     if prefix is None:
-        prefix = rec.info.metadata.get("frontend_node_prefix", DEFAULT_FRONTEND_PREFIX)
-    outputs = ["probs"] + (["valence_arousal"] if "valence_arousal" in rec.heads else [])
+        prefix = rec.info.frontend_node_prefix
+    outputs = contract.output_names(rec.heads)
     run_ms: list[float] = []
     post_ms: list[float] = []
-    ema = EMA(0.0)
+    # The stream's own per-window post-processing (no voice-activity gate: every window counts).
+    stream = rec.create_stream(vad=False, smoothing=0.0)
+    hop, w = rec.hop_samples, rec.window_samples
     with tempfile.TemporaryDirectory(prefix="edgeemo-profile-") as folder:
         sess = _profiled_session(rec, folder)
         for i in range(n_total):
             t0 = time.perf_counter()
-            outs = sess.run(outputs, {"audio": batch[i : i + 1]})
+            outs = sess.run(outputs, {contract.INPUT_NAME: batch[i : i + 1]})
             t1 = time.perf_counter()
-            # What Stream._drain does per window after the run.
-            p = np.asarray(outs[0], dtype=np.float32)[0].astype(np.float64)
-            v = np.asarray(outs[1], dtype=np.float32)[0].astype(np.float64) if len(outs) > 1 else None
-            sm = ema.update(p if v is None else np.concatenate([p, v]))
-            rec.make_result(
-                sm[: p.size], None if v is None else sm[p.size :],
-                start_s=i * rec.hop_s, end_s=i * rec.hop_s + rec.window_s,
-                speech_prob=1.0, is_speech=True,
-            )
+            va = np.asarray(outs[1], dtype=np.float32).reshape(-1, 2) if len(outs) > 1 else None
+            scores = WindowScores(np.asarray(outs[0], dtype=np.float32), va)
+            stream.postprocess(scores, [i * hop], [i * hop + w])
             t2 = time.perf_counter()
             run_ms.append((t1 - t0) * 1000.0)
             post_ms.append((t2 - t1) * 1000.0)

@@ -1,44 +1,37 @@
-"""The :class:`Recognizer`: one loaded model, shareable across threads and streams."""
+"""The :class:`Recognizer`: one loaded model (the shared context), used by many streams and threads.
+
+Like whisper.cpp's context/state split: the recognizer owns the ONNX Runtime session and the
+model facts and never changes after construction, so :meth:`Recognizer.run_windows` (the one
+inference entry point, also used by :class:`~edgeemo.Stream`) may be called from any thread;
+each :class:`~edgeemo.Stream` owns its audio, smoothing and timing state.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from . import contract
 from .audio import load_audio, prepare_clip
+from .contract import clip_window_starts
 from .errors import AudioFormatError, ModelError, ModelMetadataError
 from .model import ModelInfo, load_model
 from .options import RecognizerOptions, StreamOptions
 from .results import EmotionResult, Timing, WindowScores
+from .stream import Stream
 from .vad import DEFAULT_THRESHOLD, speech_ratio
 
-if TYPE_CHECKING:
-    from .stream import Stream
-
-__all__ = ["Recognizer", "clip_window_starts", "MAX_BATCH"]
+__all__ = ["Recognizer", "MAX_BATCH"]
 
 logger = logging.getLogger("edgeemo")
 
 MAX_BATCH = 32
 """Windows per ``session.run`` call (bounds memory on long clips)."""
-
-
-def clip_window_starts(n: int, window: int, hop: int) -> list[int]:
-    """Window starts for a whole clip of ``n`` samples (docs/model_contract.md, "Windows").
-
-    Every ``hop`` samples; the last window is aligned to the end of the clip; a clip shorter than
-    one window gives the single start 0 (that window is zero-padded).
-    """
-    if n <= window:
-        return [0]
-    starts = list(range(0, n - window + 1, hop))
-    if starts[-1] + window < n:
-        starts.append(n - window)
-    return starts
 
 
 class Recognizer:
@@ -52,8 +45,9 @@ class Recognizer:
 
     Raises :class:`ModelNotFoundError`, :class:`ModelLoadError`, :class:`ModelMetadataError`,
     :class:`ProviderError`, :class:`ConfigError` or :class:`MissingDependencyError` (no
-    onnxruntime). One recognizer may serve many streams and threads at once (ONNX Runtime's
-    ``run`` is thread-safe); each :class:`Stream` holds its own state.
+    onnxruntime). One recognizer may serve many streams and threads at once: it holds no
+    per-call state (ONNX Runtime's ``run`` is thread-safe, :attr:`timings` is per thread); each
+    :class:`Stream` holds its own state.
     """
 
     def __init__(
@@ -65,10 +59,8 @@ class Recognizer:
     ) -> None:
         self.options = RecognizerOptions.from_any(options, **overrides)
         self._session, self._info = load_model(model, self.options)
-        self._outputs = ["probs"]
-        if "valence_arousal" in self._info.heads:
-            self._outputs.append("valence_arousal")
-        self._timings = Timing()
+        self._outputs = contract.output_names(self._info.heads)
+        self._local = threading.local()  # per-thread timing of classify/classify_batch
 
     # -- model facts ----------------------------------------------------------------------
     @property
@@ -123,8 +115,10 @@ class Recognizer:
 
     @property
     def timings(self) -> Timing:
-        """Timing of the last ``classify``/``classify_batch``/stream ``results`` call (any thread)."""
-        return self._timings
+        """Timing of the last :meth:`classify`/:meth:`classify_batch` call made *by this thread*
+        (a zero :class:`Timing` before the first). Streams keep their own: :attr:`Stream.timings`."""
+        timing: Timing = getattr(self._local, "timings", None) or Timing()
+        return timing
 
     def __repr__(self) -> str:
         return (
@@ -133,15 +127,23 @@ class Recognizer:
         )
 
     # -- inference ------------------------------------------------------------------------
-    def _run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, float]:
-        """Run the model on float32 ``[N, window]``: (probs, valence_arousal or None, model ms)."""
+    def run_windows(self, windows: np.ndarray) -> tuple[WindowScores, Timing]:
+        """Low level, thread-safe: run the model on C-contiguous float32 ``[N, window_samples]``.
+
+        Returns the raw outputs and the :class:`Timing` of this call (``model_ms``, ``n_windows``).
+        Runs ``MAX_BATCH`` windows per ``session.run``; checks nothing but the output shapes
+        (:class:`ModelError`, :class:`ModelMetadataError`). :class:`Stream` and :meth:`classify`
+        use it; :meth:`classify_batch` is the checked public variant.
+        """
         n_labels = len(self._info.labels)
         probs: list[np.ndarray] = []
         vas: list[np.ndarray] = []
         t0 = time.perf_counter()
-        for i in range(0, x.shape[0], MAX_BATCH):
+        for i in range(0, windows.shape[0], MAX_BATCH):
             try:
-                outs = self._session.run(self._outputs, {"audio": x[i : i + MAX_BATCH]})
+                outs = self._session.run(
+                    self._outputs, {contract.INPUT_NAME: windows[i : i + MAX_BATCH]}
+                )
             except Exception as exc:  # ORT's own exception types
                 reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
                 raise ModelError(f"model {self._info.path.name} failed to run: {reason}") from None
@@ -155,11 +157,12 @@ class Recognizer:
             if len(outs) > 1:
                 vas.append(np.asarray(outs[1], dtype=np.float32).reshape(p.shape[0], 2))
         model_ms = (time.perf_counter() - t0) * 1000.0
+        timing = Timing(model_ms=model_ms, n_windows=int(windows.shape[0]))
         if not probs:
             empty_va = np.zeros((0, 2), np.float32) if len(self._outputs) > 1 else None
-            return np.zeros((0, n_labels), np.float32), empty_va, model_ms
+            return WindowScores(np.zeros((0, n_labels), np.float32), empty_va), timing
         va = np.concatenate(vas) if vas else None
-        return np.concatenate(probs), va, model_ms
+        return WindowScores(np.concatenate(probs), va), timing
 
     def classify_batch(self, windows: np.ndarray) -> WindowScores:
         """Low level: model outputs for float32 windows ``[N, window_samples]`` at the model rate.
@@ -173,10 +176,9 @@ class Recognizer:
                 f"classify_batch expects float32 windows of shape [N, {self.window_samples}], not "
                 f"{x.dtype} {x.shape}; use classify() for clips of any length"
             )
-        x = np.ascontiguousarray(x, dtype=np.float32)
-        probs, va, model_ms = self._run(x)
-        self._timings = Timing(model_ms=model_ms, n_windows=int(x.shape[0]))
-        return WindowScores(probs=probs, valence_arousal=va)
+        scores, timing = self.run_windows(np.ascontiguousarray(x, dtype=np.float32))
+        self._local.timings = timing
+        return scores
 
     def make_result(
         self,
@@ -190,20 +192,12 @@ class Recognizer:
     ) -> EmotionResult:
         """Build an :class:`EmotionResult` from one probability vector (and valence/arousal).
 
-        Public helper for code that runs windows itself (streams, profiling): ``probs`` is in
-        :attr:`labels` order, ``va`` is ``(valence, arousal)`` or ``None``.
+        Public helper for code that runs windows itself: ``probs`` is in :attr:`labels` order,
+        ``va`` is ``(valence, arousal)`` or ``None`` (:meth:`EmotionResult.from_scores`).
         """
-        i = int(np.argmax(probs))
-        return EmotionResult(
-            label=self.labels[i],
-            confidence=float(probs[i]),
-            scores={lab: float(v) for lab, v in zip(self.labels, probs)},
-            start_s=float(start_s),
-            end_s=float(end_s),
-            speech_prob=float(speech_prob),
-            is_speech=bool(is_speech),
-            valence=None if va is None else float(va[0]),
-            arousal=None if va is None else float(va[1]),
+        return EmotionResult.from_scores(
+            self.labels, probs, va, start_s=start_s, end_s=end_s, speech_prob=speech_prob,
+            is_speech=is_speech,
         )
 
     def classify(self, wave: np.ndarray, sample_rate: int) -> EmotionResult:
@@ -229,14 +223,14 @@ class Recognizer:
         prob_sum = np.zeros(len(self.labels), np.float64)
         va_sum = np.zeros(2, np.float64)
         model_ms = 0.0
-        has_va = "valence_arousal" in self.heads
+        has_va = contract.HEAD_VALENCE_AROUSAL in self.heads
         for i in range(0, len(starts), MAX_BATCH):
             batch = np.ascontiguousarray(view[starts[i : i + MAX_BATCH]], dtype=np.float32)
-            probs, va, ms = self._run(batch)
-            model_ms += ms
-            prob_sum += probs.sum(axis=0, dtype=np.float64)
-            if va is not None:
-                va_sum += va.sum(axis=0, dtype=np.float64)
+            scores, timing = self.run_windows(batch)
+            model_ms += timing.model_ms
+            prob_sum += scores.probs.sum(axis=0, dtype=np.float64)
+            if scores.valence_arousal is not None:
+                va_sum += scores.valence_arousal.sum(axis=0, dtype=np.float64)
         t1 = time.perf_counter()
         n = len(starts)
         result = self.make_result(
@@ -248,7 +242,7 @@ class Recognizer:
             is_speech=ratio >= StreamOptions().min_speech_ratio,
         )
         post_ms = (time.perf_counter() - t1) * 1000.0
-        self._timings = Timing(model_ms=model_ms, post_ms=post_ms, pre_ms=pre_ms, n_windows=n)
+        self._local.timings = Timing(model_ms=model_ms, post_ms=post_ms, pre_ms=pre_ms, n_windows=n)
         return result
 
     def classify_file(self, path: str | os.PathLike[str]) -> EmotionResult:
@@ -260,6 +254,4 @@ class Recognizer:
         self, options: StreamOptions | dict[str, Any] | None = None, **overrides: Any
     ) -> Stream:
         """A new :class:`Stream` on this recognizer (options as a :class:`StreamOptions` or dict)."""
-        from .stream import Stream
-
         return Stream(self, StreamOptions.from_any(options, **overrides))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -48,6 +48,33 @@ class EmotionResult:
                 self, "scores", MappingProxyType({str(k): float(v) for k, v in self.scores.items()})
             )
 
+    @classmethod
+    def from_scores(
+        cls,
+        labels: Sequence[str],
+        probs: np.ndarray,
+        va: np.ndarray | None,
+        *,
+        start_s: float,
+        end_s: float,
+        speech_prob: float,
+        is_speech: bool,
+    ) -> EmotionResult:
+        """The result for one probability vector ``probs`` (in ``labels`` order) and ``va`` =
+        ``(valence, arousal)`` or ``None``: the label is the most likely one."""
+        i = int(np.argmax(probs))
+        return cls(
+            label=labels[i],
+            confidence=float(probs[i]),
+            scores={lab: float(v) for lab, v in zip(labels, probs)},
+            start_s=float(start_s),
+            end_s=float(end_s),
+            speech_prob=float(speech_prob),
+            is_speech=bool(is_speech),
+            valence=None if va is None else float(va[0]),
+            arousal=None if va is None else float(va[1]),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict (plain floats, ``scores`` as a dict)."""
         return {
@@ -89,7 +116,7 @@ class WindowScores:
 
 @dataclass(frozen=True)
 class Timing:
-    """Wall-clock cost of the last call, in milliseconds.
+    """Wall-clock cost of one call, in milliseconds.
 
     Attributes:
         model_ms: ONNX Runtime ``session.run`` time.

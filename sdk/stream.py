@@ -1,27 +1,51 @@
-"""Streaming recognition: :class:`Stream` turns chunks of any size into one result per hop."""
+"""Streaming recognition: :class:`Stream` turns chunks of any size into one result per hop.
+
+A stream is the per-source *state* on a shared recognizer (the *context*): it needs only the model
+facts and the thread-safe :meth:`Recognizer.run_windows <edgeemo.Recognizer.run_windows>`
+(:class:`WindowModel`), so this module does not import the recognizer.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Sequence
+from typing import Protocol
 
 import numpy as np
 
 from .audio import Resampler, check_sample_rate, to_mono_float32
+from .contract import stream_window_starts, takes_partial_window
 from .errors import ConfigError, SampleRateError
 from .options import StreamOptions
-from .results import EmotionResult, Timing
+from .results import EmotionResult, Timing, WindowScores
 from .smoothing import EMA
 from .vad import EnergyVAD
 
-if TYPE_CHECKING:
-    from .recognizer import Recognizer
-
-__all__ = ["Stream"]
+__all__ = ["Stream", "WindowModel"]
 
 logger = logging.getLogger("edgeemo")
+
+
+class WindowModel(Protocol):
+    """What a :class:`Stream` needs from its model (:class:`~edgeemo.Recognizer` provides it)."""
+
+    @property
+    def labels(self) -> tuple[str, ...]: ...
+
+    @property
+    def sample_rate(self) -> int: ...
+
+    @property
+    def window_samples(self) -> int: ...
+
+    @property
+    def hop_samples(self) -> int: ...
+
+    @property
+    def min_samples(self) -> int: ...
+
+    def run_windows(self, windows: np.ndarray) -> tuple[WindowScores, Timing]: ...
 
 
 class Stream:
@@ -41,7 +65,7 @@ class Stream:
     or audio source.
     """
 
-    def __init__(self, recognizer: Recognizer, options: StreamOptions | None = None) -> None:
+    def __init__(self, recognizer: WindowModel, options: StreamOptions | None = None) -> None:
         self.recognizer = recognizer
         self.options = options or StreamOptions()
         sr = recognizer.sample_rate
@@ -127,9 +151,10 @@ class Stream:
         self._n_model += int(y.size)
         if self._vad is not None:
             self._vad.accept(y)
-        while self._next_start + self._window <= self._n_model:
-            self._pending.append(self._next_start)
-            self._next_start += self.hop_samples
+        starts = stream_window_starts(self._next_start, self._n_model, self._window, self.hop_samples)
+        if starts:
+            self._pending.extend(starts)
+            self._next_start = starts[-1] + self.hop_samples
 
     # -- output ---------------------------------------------------------------------------
     def results(self) -> Iterator[EmotionResult]:
@@ -155,7 +180,7 @@ class Stream:
         windows = [self._buf[s - self._buf_start : s - self._buf_start + w] for s in starts]
         ends = [s + w for s in starts]
         tail = self._n_model - self._next_start
-        if partial and tail >= rec.min_samples and tail > 0:
+        if partial and takes_partial_window(tail, rec.min_samples):
             part = self._buf[self._next_start - self._buf_start :]
             windows.append(np.concatenate([part, np.zeros(w - part.size, np.float32)]))
             starts.append(self._next_start)
@@ -164,11 +189,35 @@ class Stream:
             self._timings = Timing(pre_ms=self._pre_ms)
             self._pre_ms = 0.0
             return []
-        probs, va, model_ms = rec._run(np.ascontiguousarray(np.stack(windows), dtype=np.float32))
+        scores, run = rec.run_windows(np.ascontiguousarray(np.stack(windows), dtype=np.float32))
         t1 = time.perf_counter()
-        sr = rec.sample_rate
-        out: list[EmotionResult] = []
+        out = self.postprocess(scores, starts, ends)
+        # forget what no future window needs
+        self._pending.clear()
+        keep_from = min(self._next_start, self._n_model)
+        self._buf = self._buf[keep_from - self._buf_start :].copy()
+        self._buf_start = keep_from
+        if self._vad is not None:
+            self._vad.trim(keep_from)
+        post_ms = (time.perf_counter() - t1) * 1000.0
+        self._timings = Timing(
+            model_ms=run.model_ms, post_ms=post_ms, pre_ms=self._pre_ms, n_windows=len(out)
+        )
+        self._pre_ms = 0.0
+        return out
+
+    def postprocess(
+        self, scores: WindowScores, starts: Sequence[int], ends: Sequence[int]
+    ) -> list[EmotionResult]:
+        """Low level: this stream's results for model outputs of its windows ``[starts[i],
+        ends[i])`` (model-rate samples), oldest first: the voice-activity gate, smoothing and
+        :class:`EmotionResult` (updates the smoothing state). :meth:`results` uses it; so does
+        ``edgeemo profile`` to time it."""
+        sr = self.recognizer.sample_rate
+        labels = self.recognizer.labels
+        probs, va = scores.probs, scores.valence_arousal
         n_labels = probs.shape[1]
+        out: list[EmotionResult] = []
         for i, (s, e) in enumerate(zip(starts, ends)):
             p = probs[i].astype(np.float64)
             v = None if va is None else va[i].astype(np.float64)
@@ -181,21 +230,10 @@ class Stream:
             elif self._last_speech is not None:
                 p, v = self._last_speech
             out.append(
-                rec.make_result(p, v, start_s=s / sr, end_s=e / sr, speech_prob=ratio, is_speech=speech)
+                EmotionResult.from_scores(
+                    labels, p, v, start_s=s / sr, end_s=e / sr, speech_prob=ratio, is_speech=speech
+                )
             )
-        # forget what no future window needs
-        self._pending.clear()
-        keep_from = min(self._next_start, self._n_model)
-        self._buf = self._buf[keep_from - self._buf_start :].copy()
-        self._buf_start = keep_from
-        if self._vad is not None:
-            self._vad.trim(keep_from)
-        post_ms = (time.perf_counter() - t1) * 1000.0
-        self._timings = Timing(
-            model_ms=model_ms, post_ms=post_ms, pre_ms=self._pre_ms, n_windows=len(out)
-        )
-        rec._timings = self._timings
-        self._pre_ms = 0.0
         return out
 
     def __repr__(self) -> str:

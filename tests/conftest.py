@@ -3,12 +3,47 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import os
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = REPO_ROOT / "tests" / "fixtures"
+
+
+def load_test_module(name: str, path: Path) -> ModuleType:
+    """Import a helper file of the tests by path, once (tests are not a package: importlib mode)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def test_module_loader():
+    """:func:`load_test_module`, for conftests and tests below this folder."""
+    return load_test_module
+
+
+@pytest.fixture(scope="session")
+def make_models() -> ModuleType:
+    """The tests/fixtures/make_models.py module (tiny contract models, valid and broken)."""
+    return load_test_module("edgeemo_test_make_models", FIXTURES / "make_models.py")
+
+
+@pytest.fixture(scope="session")
+def fixture_models(make_models: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Every fixture model (valid, valence_arousal and the broken ones), name -> path."""
+    pytest.importorskip("onnx", reason="the fixture models are built with the onnx package (test-time dependency)")
+    return make_models.main(tmp_path_factory.mktemp("models"))
 
 
 def find_data_root() -> Path:

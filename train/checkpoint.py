@@ -34,14 +34,6 @@ class Checkpoint:
     trainer_state: dict[str, Any] | None
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and an atomic rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def save_checkpoint(
     folder: str | os.PathLike[str],
     *,

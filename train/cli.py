@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import click
 
-from edgeemo.errors import ConfigError, EdgeEmoError
+from edgeemo.errors import ConfigError
 
 
 def _parse_overrides(items: Sequence[str]) -> dict[str, object]:
@@ -67,21 +66,3 @@ def eval_command(model: str, splits: tuple[str, ...], data_root: str | None, thr
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
         click.echo(f"{report.model} on {','.join(report.splits)}: {report.scores}")
-
-
-def _run(command: click.Command, args: Sequence[str], prog: str) -> None:
-    try:
-        command.main(args=list(args), prog_name=prog, standalone_mode=True)
-    except EdgeEmoError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-
-
-def train_main(args: Sequence[str]) -> None:
-    """Entry used by ``edgeemo train``."""
-    _run(train_command, args, "edgeemo train")
-
-
-def eval_main(args: Sequence[str]) -> None:
-    """Entry used by ``edgeemo eval``."""
-    _run(eval_command, args, "edgeemo eval")

@@ -1,8 +1,10 @@
 """Labelled speech data: manifests in ``shared/data`` and the original RAVDESS release layout.
 
 Splits are speaker-independent and taken from the manifest (train = actors 01-16, dev = 17-18,
-test = 19-20, ``fold`` = five folds of four actors). A RAVDESS download in its release layout
+test = 19-20, ``fold`` = five folds of four actors; :func:`fold_split` is the cross-validation
+protocol over them). A RAVDESS download in its release layout
 (``Actor_XX/03-01-EE-II-SS-RR-AA.wav``) gets the same splits from the actor number.
+Derived features are cached under :func:`cache_root`, never in the repository.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ _RELEASE_NAME = re.compile(
     r"(?P<statement>\d\d)-(?P<repetition>\d\d)-(?P<actor>\d\d)\.(?:wav|flac)$"
 )
 SPLITS = ("train", "dev", "test")
+N_FOLDS = 5
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,12 @@ def find_data_root(explicit: str | os.PathLike[str] | None = None) -> Path:
         "no data folder found (looked at: " + ", ".join(str(c) for c in candidates) + "). "
         "Pass --data DIR or set EDGEEMO_DATA to the folder that holds ravdess/manifest.csv."
     )
+
+
+def cache_root() -> Path:
+    """Where derived features are cached: ``$EDGEEMO_CACHE``, else ``~/.cache/edgeemo``."""
+    env = os.environ.get("EDGEEMO_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "edgeemo"
 
 
 def split_for_actor(actor: int) -> str:
@@ -161,6 +170,33 @@ def select(
         and (fold_set is None or u.fold in fold_set)
         and u.fold not in excluded
     ]
+
+
+def fold_split(k: int, n_folds: int = N_FOLDS) -> tuple[tuple[int, ...], int, int]:
+    """``(train folds, dev fold, test fold)`` for outer fold ``k``: test = k, dev = (k + 1) % n."""
+    if not 0 <= k < n_folds:
+        raise ConfigError(f"fold must be in 0..{n_folds - 1}, got {k}")
+    dev = (k + 1) % n_folds
+    return tuple(f for f in range(n_folds) if f not in (k, dev)), dev, k
+
+
+def subset_per_actor(utts: Sequence[Utterance], n: int | None) -> list[Utterance]:
+    """At most ``n`` clips per actor, taken round-robin over labels (deterministic)."""
+    if n is None:
+        return list(utts)
+    out: list[Utterance] = []
+    by_actor: dict[int, dict[str, list[Utterance]]] = {}
+    for u in utts:
+        by_actor.setdefault(u.actor, {}).setdefault(u.label, []).append(u)
+    for actor in sorted(by_actor):
+        queues = [list(by_actor[actor][lab]) for lab in sorted(by_actor[actor])]
+        taken = 0
+        while taken < n and any(queues):
+            for q in queues:
+                if q and taken < n:
+                    out.append(q.pop(0))
+                    taken += 1
+    return out
 
 
 def read_audio(path: str | os.PathLike[str], sample_rate: int = 16000) -> np.ndarray:

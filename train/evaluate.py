@@ -40,8 +40,7 @@ def onnx_clip_probs(model_path: str | os.PathLike[str], utts: Sequence[Utterance
 
 
 def checkpoint_clip_probs(checkpoint: str | os.PathLike[str], utts: Sequence[Utterance]) -> tuple[np.ndarray, tuple[str, ...]]:
-    from edgeemo.export.onnx_export import load_student
-
+    from .models.student import load_student
     from .trainer import predict_clips
 
     model, _ = load_student(checkpoint)

@@ -14,21 +14,24 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
 from edgeemo.errors import ConfigError
+from edgeemo.fileio import atomic_write_text
 
 from .augment import AugmentConfig, add_noise_logmel, mixup_params, noise_bank, spec_augment, speed_perturb
-from .checkpoint import atomic_write_text, load_checkpoint, resolve_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
+from .config import DictConfig, set_torch_threads
 from .data import RAVDESS_LABELS, Utterance, label_indices, load_ravdess, load_waves, select
 from .metrics import Scores, save_confusion_png, save_curves_png, score
 from .models.student import StudentConfig, StudentNet, count_parameters
+from .schedule import set_scheduled_lr
 from .windows import clip_windows
 
 if TYPE_CHECKING:
@@ -44,8 +47,11 @@ LossTerm = Callable[[dict[str, torch.Tensor], torch.Tensor, int], torch.Tensor]
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(DictConfig):
     """Everything that defines a training run (saved inside every checkpoint)."""
+
+    _what: ClassVar[str] = "training option"
+    _nested: ClassVar[dict[str, type]] = {"augment": AugmentConfig}
 
     out_dir: str = "runs/student"
     data_root: str | None = None
@@ -71,25 +77,6 @@ class TrainConfig:
     normalization: str = "global"
     dropout: float = 0.1
     device: str = "cpu"  # or "cuda" / "auto" (cuda when available; not yet run on a GPU); see distributed.py
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ConfigError(f"unknown training option(s) {sorted(unknown)}; known: {sorted(known)}")
-        data = dict(data)
-        if isinstance(data.get("augment"), dict):
-            data["augment"] = AugmentConfig(**{
-                k: tuple(v) if isinstance(v, list) else v for k, v in data["augment"].items()
-            })
-        for key in ("train_splits", "dev_splits", "train_folds", "dev_folds", "channels"):
-            if isinstance(data.get(key), list):
-                data[key] = tuple(data[key])
-        return cls(**data)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
@@ -128,13 +115,6 @@ _NON_RESULT_OPTIONS = ("out_dir", "data_root", "num_threads", "device")
 
 def _result_defining(train_cfg: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in train_cfg.items() if k not in _NON_RESULT_OPTIONS}
-
-
-def _lr_factor(step: int, total: int, warmup: int) -> float:
-    if step < warmup:
-        return (step + 1) / warmup
-    progress = (step - warmup) / max(1, total - warmup)
-    return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
 @torch.no_grad()
@@ -217,7 +197,7 @@ class StudentTrainer:
 
     # ----------------------------------------------------------------- data
     def _prepare(self) -> None:
-        torch.set_num_threads(self.cfg.num_threads)
+        set_torch_threads(self.cfg.num_threads)
         sr = self.model_cfg.frontend.sample_rate
         window = self.model_cfg.window_samples
         self.train_waves = load_waves(self.train_utts, sr, progress=self.progress)
@@ -302,7 +282,7 @@ class StudentTrainer:
             has_last = False
         if has_last:
             ckpt = load_checkpoint(last_dir, with_state=True)
-            if _result_defining(ckpt.config.get("train", {})) != _result_defining(json.loads(json.dumps(cfg.to_dict()))):
+            if _result_defining(ckpt.config.get("train", {})) != _result_defining(cfg.to_dict()):
                 raise ConfigError(
                     f"{last_dir} was written by a different training configuration; "
                     "use another --out folder or delete it to start afresh"
@@ -356,8 +336,8 @@ class StudentTrainer:
                 if len(idx) < 2 * ctx.world_size:  # decided on the global batch, so all ranks agree
                     continue
                 idx = idx[ctx.rank :: ctx.world_size]
-                for group in optimizer.param_groups:
-                    group["lr"] = cfg.lr * _lr_factor(epoch * steps_per_epoch + step, total_steps, cfg.warmup_epochs * steps_per_epoch)
+                set_scheduled_lr(optimizer, cfg.lr, epoch * steps_per_epoch + step, total_steps,
+                                 cfg.warmup_epochs * steps_per_epoch)
                 logmel = self._batch(idx, aug_rng).to(device)
                 n_classes = len(self.model_cfg.labels)
                 targets = nn.functional.one_hot(torch.from_numpy(self.train_y[idx]), n_classes).float()
@@ -444,7 +424,7 @@ class StudentTrainer:
         return {
             "kind": "student",
             "model": self.model_cfg.to_dict(),
-            "train": json.loads(json.dumps(self.cfg.to_dict())),
+            "train": self.cfg.to_dict(),
             "epoch": epoch,
             "dev": dev.to_dict(),
             "train_speakers": sorted({u.speaker for u in self.train_utts}),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgeemo.recognizer import clip_window_starts
+from edgeemo.contract import clip_window_starts
 
 __all__ = ["clip_window_starts", "clip_windows"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -59,6 +59,21 @@ class EdgeEmoGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("", err=True)
             ctx.exit(130)
+
+
+def run_standalone(command: click.Command, prog_name: str, argv: Sequence[str] | None = None) -> int:
+    """Run one command outside the ``edgeemo`` tree (a ``python -m`` entry point) with the tree's
+    error contract: an :class:`EdgeEmoError` is one ``error: ...`` line on stderr and exit code 2.
+
+    Click exits by itself on success and on usage errors; the return value is the exit code of a
+    command that stopped on an :class:`EdgeEmoError`.
+    """
+    try:
+        command.main(args=list(argv) if argv is not None else None, prog_name=prog_name)
+    except EdgeEmoError as exc:
+        click.echo(f"error: {one_line(exc)}", err=True)
+        return EXIT_ERROR
+    return 0
 
 
 def _verbose(ctx: click.Context) -> bool:

@@ -19,7 +19,13 @@ from typing import IO, TYPE_CHECKING, Any
 import click
 
 from ..errors import EdgeEmoError
-from ._common import EXIT_SOME_FAILED, make_recognizer, model_option, one_line, runtime_options
+from ._common import (
+    EXIT_SOME_FAILED,
+    make_recognizer,
+    model_option,
+    one_line,
+    runtime_options,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..results import EmotionResult

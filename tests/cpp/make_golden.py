@@ -5,7 +5,7 @@
 For a few real RAVDESS clips (test actors) and edge cases cut from them, it stores the audio
 exactly as given to the model and what the Python SDK computes:
 
-* whole-clip windows (``edgeemo.recognizer.clip_window_starts`` + ``Recognizer.classify_batch``),
+* whole-clip windows (``edgeemo.contract.clip_window_starts`` + ``Recognizer.classify_batch``),
 * the clip result (``Recognizer.classify``: mean probabilities, mean valence/arousal),
 * the stream results (``Recognizer.create_stream(vad=False, smoothing=0)``, fed in chunks of
   ``--chunk`` samples, then ``flush()``).
@@ -105,13 +105,14 @@ def main() -> int:
     import soundfile
 
     import edgeemo
+    from edgeemo import contract
+    from edgeemo.contract import clip_window_starts
     from edgeemo.errors import AudioTooShortError
-    from edgeemo.recognizer import clip_window_starts
 
     rec = edgeemo.Recognizer(args.model, num_threads=1)
     sr, w, hop, mn = rec.sample_rate, rec.window_samples, rec.hop_samples, rec.min_samples
     labels = list(rec.labels)
-    has_va = "valence_arousal" in rec.heads
+    has_va = contract.HEAD_VALENCE_AROUSAL in rec.heads
 
     clips = pick_clips(data_root(args.data))
     audio: list[tuple[str, np.ndarray]] = []

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -11,37 +9,12 @@ from types import ModuleType
 import pytest
 
 HERE = Path(__file__).resolve().parent
-FIXTURES = HERE.parent / "fixtures"
-
-
-def _load(name: str, path: Path) -> ModuleType:
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def load_pulse() -> ModuleType:
-    """tests/e2e/pulse.py (helpers for the private PulseAudio server)."""
-    return _load("edgeemo_test_pulse", HERE / "pulse.py")
 
 
 @pytest.fixture(scope="session")
-def pulse() -> ModuleType:
-    """The tests/e2e/pulse.py module."""
-    return load_pulse()
-
-
-@pytest.fixture(scope="session")
-def fixture_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Every tiny contract model from tests/fixtures/make_models.py, name -> path."""
-    pytest.importorskip("onnx", reason="the fixture models are built with the onnx package (test-time dependency)")
-    make_models = _load("edgeemo_test_make_models", FIXTURES / "make_models.py")
-    return make_models.main(tmp_path_factory.mktemp("models"))
+def pulse(test_module_loader) -> ModuleType:  # type: ignore[no-untyped-def]
+    """The tests/e2e/pulse.py module (helpers for the private PulseAudio server)."""
+    return test_module_loader("edgeemo_test_pulse", HERE / "pulse.py")
 
 
 @pytest.fixture(scope="session")

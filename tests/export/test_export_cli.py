@@ -12,9 +12,8 @@ pytestmark = pytest.mark.slow
 
 
 def test_export_command_writes_fp32_int8_report_and_jetson_bundle(tiny_checkpoint: Path, tmp_path: Path, data_root: Path):
-    from edgeemo.export.cli import _mount_optional_commands, export_group
+    from edgeemo.export.cli import export_group
 
-    _mount_optional_commands()
     out = tmp_path / "m.onnx"
     result = CliRunner().invoke(export_group, [
         str(tiny_checkpoint), "--out", str(out), "--data", str(data_root), "--calib-windows", "8",
@@ -35,13 +34,12 @@ def test_export_command_writes_fp32_int8_report_and_jetson_bundle(tiny_checkpoin
     assert rec.info.quantization == "int8-qdq"
 
 
-def test_export_check_tensorrt_subcommand(tiny_checkpoint: Path, tmp_path: Path):
-    from edgeemo.export.cli import _mount_optional_commands, export_group
+def test_export_tensorrt_check_subcommand(tiny_checkpoint: Path, tmp_path: Path):
+    from edgeemo.export.cli import export_group
     from edgeemo.export.onnx_export import export_student
 
-    _mount_optional_commands()
     onnx_path = export_student(tiny_checkpoint, tmp_path / "t.onnx").path
-    result = CliRunner().invoke(export_group, ["check-tensorrt", str(onnx_path)])
+    result = CliRunner().invoke(export_group, ["tensorrt", "check", str(onnx_path)])
     assert result.exit_code == 0, result.output
     summary = result.output.splitlines()[0]  # one line, however long the temporary path is
     assert str(onnx_path) in summary and "0 errors, 0 warnings" in summary, result.output

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from edgeemo.export.metadata import REQUIRED_KEYS, get_metadata
-from edgeemo.export.onnx_export import export_student, load_student
+from edgeemo.export.onnx_export import export_student
 from edgeemo.export.parity import check_parity, compare, onnx_probs
 from edgeemo.export.pipeline import FP32_PARITY_TOLERANCE
 from edgeemo.export.quantize import calibration_windows, quantize_int8
+from edgeemo.train.models.student import load_student
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The TensorRT engine builder (export/tensorrt.py) against a fake ``tensorrt`` module.
+"""The TensorRT engine builder (export/tensorrt/build.py) against a fake ``tensorrt`` module.
 
 TensorRT cannot be installed here, so a stub module in ``sys.modules`` records what the builder
 asks of it: network flags, builder flags, the optimization profile, the workspace pool, the timing
@@ -23,8 +23,10 @@ onnx = pytest.importorskip("onnx", reason="the builder reads the ONNX model (edg
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from edgeemo.errors import ConfigError, MissingDependencyError, ModelNotFoundError, ProviderError  # noqa: E402
-from edgeemo.export import tensorrt as trt_mod  # noqa: E402
-from edgeemo.export.tensorrt import GpuInfo, build_engine, engine_cache_key, load_engine_sidecar  # noqa: E402
+from edgeemo.export.tensorrt import gpuinfo  # noqa: E402
+from edgeemo.export.tensorrt.build import build_engine  # noqa: E402
+from edgeemo.export.tensorrt.gpuinfo import GpuInfo  # noqa: E402
+from edgeemo.export.tensorrt.sidecar import load_engine_sidecar, sidecar_cache_key  # noqa: E402
 
 WINDOW = 1600
 META = {
@@ -240,7 +242,7 @@ def make_fake_trt(
 @pytest.fixture()
 def orin(monkeypatch: pytest.MonkeyPatch) -> GpuInfo:
     gpu = GpuInfo("Orin (nvgpu)", "8.7", "test")
-    monkeypatch.setattr(trt_mod, "query_gpu", lambda device=0: gpu)
+    monkeypatch.setattr(gpuinfo, "query_gpu", lambda device=0: gpu)
     return gpu
 
 
@@ -263,7 +265,7 @@ def no_trt(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_tiny_models_pass_the_static_check(tmp_path: Path) -> None:
-    from edgeemo.export.trt_check import check_tensorrt_compat
+    from edgeemo.export.tensorrt.check import check_tensorrt_compat
 
     for qdq in (False, True):
         report = check_tensorrt_compat(tiny_model(tmp_path / f"m{qdq}.onnx", qdq=qdq))
@@ -391,7 +393,7 @@ def test_precision_is_never_downgraded(tmp_path: Path, fake_trt, kwargs, precisi
 def test_unknown_fast_fp16_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     module, rec = make_fake_trt(fast_fp16=None)
     monkeypatch.setitem(sys.modules, "tensorrt", module)
-    monkeypatch.setattr(trt_mod, "query_gpu", lambda device=0: GpuInfo(None, None, "unknown"))
+    monkeypatch.setattr(gpuinfo, "query_gpu", lambda device=0: GpuInfo(None, None, "unknown"))
     with pytest.raises(ProviderError, match="refusing to guess"):
         build_engine(tiny_model(tmp_path / "f.onnx", qdq=False), tmp_path / "m.engine", precision="fp16")
 
@@ -434,45 +436,45 @@ def test_timing_cache_is_loaded_and_saved(tmp_path: Path, fake_trt) -> None:  # 
     assert json.loads(info.sidecar_path.read_text())["build_options"]["timing_cache"] == str(cache)
 
 
-def test_engine_cache_key_format() -> None:
+def test_sidecar_cache_key_format() -> None:
     sha = "1A2B3C4D5E6F" + "0" * 52
-    assert engine_cache_key("10.3.0", "8.7", sha) == "trt10.3.0-sm87-1a2b3c4d5e6f"
-    assert engine_cache_key("10.3.0.30", (8, 7), sha) == "trt10.3.0.30-sm87-1a2b3c4d5e6f"
-    assert engine_cache_key("10.7.0", "sm_120", sha) == "trt10.7.0-sm120-1a2b3c4d5e6f"
-    assert re.fullmatch(r"trt[0-9.]+-sm\d+-[0-9a-f]{12}", engine_cache_key("10.3", "87", sha))
+    assert sidecar_cache_key("10.3.0", "8.7", sha) == "trt10.3.0-sm87-1a2b3c4d5e6f"
+    assert sidecar_cache_key("10.3.0.30", (8, 7), sha) == "trt10.3.0.30-sm87-1a2b3c4d5e6f"
+    assert sidecar_cache_key("10.7.0", "sm_120", sha) == "trt10.7.0-sm120-1a2b3c4d5e6f"
+    assert re.fullmatch(r"trt[0-9.]+-sm\d+-[0-9a-f]{12}", sidecar_cache_key("10.3", "87", sha))
     with pytest.raises(ValueError):
-        engine_cache_key("10.3", "8.7", "not-hex")
+        sidecar_cache_key("10.3", "8.7", "not-hex")
     with pytest.raises(ValueError):
-        engine_cache_key("10.3", "eight", sha)
+        sidecar_cache_key("10.3", "eight", sha)
 
 
-def test_engine_cache_key_matches_the_sdk_providers() -> None:
-    """The builder's key and the SDK's ONNX Runtime engine-cache key are one and the same."""
+def test_sidecar_cache_key_matches_the_sdk_providers() -> None:
+    """The sidecar's key and the SDK's ONNX Runtime engine-cache key are one and the same."""
     from edgeemo.providers import engine_cache_key as sdk_key
 
     sha = "deadbeef0123" + "4" * 52
-    assert sdk_key("10.3.0", "87", sha[:12]) == engine_cache_key("10.3.0", "8.7", sha)
-    assert sdk_key("10.3.0", "8.7", sha[:12]) == engine_cache_key("10.3.0", (8, 7), sha)
+    assert sdk_key("10.3.0", "87", sha[:12]) == sidecar_cache_key("10.3.0", "8.7", sha)
+    assert sdk_key("10.3.0", "8.7", sha[:12]) == sidecar_cache_key("10.3.0", (8, 7), sha)
 
 
 def test_cli_build_and_sidecar(tmp_path: Path, fake_trt) -> None:  # noqa: ANN001
     from click.testing import CliRunner
 
-    from edgeemo.export.trt_cli import tensorrt_cli
+    from edgeemo.export.tensorrt.cli import tensorrt_group
 
     fake_trt()
     model = tiny_model(tmp_path / "q.onnx", qdq=True)
     runner = CliRunner()
-    res = runner.invoke(tensorrt_cli, ["build", str(model), str(tmp_path / "q.engine"), "--max-batch", "4", "--json"])
+    res = runner.invoke(tensorrt_group, ["build", str(model), str(tmp_path / "q.engine"), "--max-batch", "4", "--json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["profile"]["audio"]["max"] == [4, WINDOW]
 
-    res = runner.invoke(tensorrt_cli, ["build", str(tiny_model(tmp_path / "f.onnx", qdq=False)), str(tmp_path / "f.engine")])
+    res = runner.invoke(tensorrt_group, ["build", str(tiny_model(tmp_path / "f.onnx", qdq=False)), str(tmp_path / "f.engine")])
     assert res.exit_code == 1 and "implicit calibration" in res.output
 
     (tmp_path / "t.engine").write_bytes(b"plan from trtexec")
     res = runner.invoke(
-        tensorrt_cli,
+        tensorrt_group,
         ["sidecar", "--onnx", str(model), "--engine", str(tmp_path / "t.engine"), "--precision", "int8", "--tensorrt-version", "10.3.0"],
     )
     assert res.exit_code == 0, res.output
@@ -483,7 +485,28 @@ def test_cli_build_and_sidecar(tmp_path: Path, fake_trt) -> None:  # noqa: ANN00
 def test_cli_missing_tensorrt(tmp_path: Path, no_trt: None) -> None:
     from click.testing import CliRunner
 
-    from edgeemo.export.trt_cli import tensorrt_cli
+    from edgeemo.export.tensorrt.cli import tensorrt_group
 
-    res = CliRunner().invoke(tensorrt_cli, ["build", str(tiny_model(tmp_path / "q.onnx", qdq=True)), str(tmp_path / "q.engine")])
+    res = CliRunner().invoke(tensorrt_group, ["build", str(tiny_model(tmp_path / "q.onnx", qdq=True)), str(tmp_path / "q.engine")])
     assert res.exit_code == 1 and "edgeemo[tensorrt]" in res.output and "JetPack" in res.output
+
+
+def test_cli_info_shows_the_sidecar(tmp_path: Path, fake_trt) -> None:  # noqa: ANN001
+    from click.testing import CliRunner
+
+    from edgeemo.export.tensorrt.cli import tensorrt_group
+
+    fake_trt()
+    model = tiny_model(tmp_path / "q.onnx", qdq=True)
+    engine = tmp_path / "q.engine"
+    info = build_engine(model, engine, max_batch=4)
+    runner = CliRunner()
+    res = runner.invoke(tensorrt_group, ["info", str(engine)])
+    assert res.exit_code == 0, res.output
+    for needle in ("10.3.0.30", "Orin (nvgpu)", "8.7", "int8", f"max=[4, {WINDOW}]", "calm, happy, angry", info.cache_key):
+        assert needle in res.output, needle
+    res = runner.invoke(tensorrt_group, ["info", str(engine), "--json"])
+    assert res.exit_code == 0 and json.loads(res.output) == json.loads(info.sidecar_path.read_text())
+    info.sidecar_path.unlink()
+    res = runner.invoke(tensorrt_group, ["info", str(engine)])
+    assert res.exit_code == 1 and "sidecar" in res.output and "edgeemo export tensorrt build" in res.output

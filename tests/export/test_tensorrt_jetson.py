@@ -1,4 +1,4 @@
-"""The Jetson deploy bundle (export/jetson.py): files, paths, scripts that parse and run."""
+"""The Jetson deploy bundle (export/tensorrt/jetson.py): files, paths, scripts that parse and run."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ onnx = pytest.importorskip("onnx", reason="the bundle checks the ONNX model (edg
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from edgeemo.errors import ConfigError, ProviderError  # noqa: E402
-from edgeemo.export.jetson import write_jetson_bundle  # noqa: E402
+from edgeemo.export.tensorrt.jetson import write_jetson_bundle  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLED = REPO / "sdk" / "models" / "edgeemo-student-ravdess-int8.onnx"
@@ -202,9 +202,28 @@ def test_refusals(tmp_path: Path) -> None:
     assert "FAILS" in b.readme.read_text()
 
 
-@pytest.mark.skipif(not BUNDLED.is_file(), reason=f"the bundled INT8 model {BUNDLED.name} is not exported yet")
 def test_bundle_of_the_bundled_model(tmp_path: Path) -> None:
+    assert BUNDLED.is_file(), f"the bundled model is missing: {BUNDLED}"
     b = write_jetson_bundle(BUNDLED, tmp_path / "bundle")
     assert b.precision == "int8" and b.report.ok
     if BASH:
         assert subprocess.run([BASH, "-n", str(b.build_script)]).returncode == 0
+
+
+def test_cli_bundle(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from edgeemo.export.tensorrt.cli import tensorrt_group
+
+    runner = CliRunner()
+    model = tiny_model(tmp_path / "tiny.onnx", qdq=True)
+    res = runner.invoke(tensorrt_group, ["bundle", str(model), str(tmp_path / "b"), "--max-batch", "4"])
+    assert res.exit_code == 0, res.output
+    meta = json.loads((tmp_path / "b" / "metadata.json").read_text())
+    assert meta["precision"] == "int8" and meta["profile"]["max_batch"] == 4
+    assert (tmp_path / "b" / "build_engine.sh").is_file() and "build_engine.sh" in res.output
+    again = runner.invoke(tensorrt_group, ["bundle", str(model), str(tmp_path / "b")])
+    assert again.exit_code == 1 and "not empty" in again.output
+    fp32 = tiny_model(tmp_path / "f.onnx", qdq=False)
+    bad = runner.invoke(tensorrt_group, ["bundle", str(fp32), str(tmp_path / "c"), "--precision", "int8"])
+    assert bad.exit_code == 1 and "Q/DQ" in bad.output

@@ -1,4 +1,4 @@
-"""The engine runner (sdk/trt_engine.py) against a fake ``tensorrt`` module and fake CUDA memory.
+"""The engine runner (export/tensorrt/runner.py) against a fake ``tensorrt`` module and fake CUDA memory.
 
 What is tested without a GPU: sidecar validation, the TensorRT-version / compute-capability checks
 and their messages, batching over the profile (chunks of max batch, padding up to min batch),
@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 
 from edgeemo.errors import AudioFormatError, MissingDependencyError, ModelMetadataError, ModelNotFoundError, ProviderError
-from edgeemo.trt_engine import EngineSidecar, TensorRTEngineRunner, is_engine_path, load_engine_sidecar, sidecar_path_for
+from edgeemo.export.tensorrt.runner import TensorRTEngineRunner
+from edgeemo.export.tensorrt.sidecar import EngineSidecar, is_engine_path, load_engine_sidecar, sidecar_path_for
 
 WINDOW = 320
 LABELS = "calm,happy,angry"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import edgeemo
-from edgeemo.recognizer import clip_window_starts
+from edgeemo.contract import clip_window_starts
 
 soxr = pytest.importorskip("soxr")
 
@@ -124,3 +124,37 @@ def test_threads_share_a_recognizer(recognizer: edgeemo.Recognizer, real_clips) 
         t.join()
     for i, e in enumerate(expected):
         np.testing.assert_allclose(got[i], e, atol=1e-6)
+
+
+def test_run_windows_is_the_shared_inference(recognizer: edgeemo.Recognizer, clip) -> None:
+    wave = np.tile(clip[0], 3)
+    windows = np.stack([wave[i * 4000 : i * 4000 + 16000] for i in range(5)]).astype(np.float32)
+    scores_, timing = recognizer.run_windows(windows)
+    assert isinstance(scores_, edgeemo.WindowScores) and isinstance(timing, edgeemo.Timing)
+    assert timing.n_windows == 5 and timing.model_ms > 0
+    np.testing.assert_array_equal(scores_.probs, recognizer.classify_batch(windows).probs)
+
+
+def test_timings_are_per_thread(recognizer: edgeemo.Recognizer, clip) -> None:
+    """``Recognizer.timings`` is the calling thread's last classify/classify_batch; streams keep
+    their own timings and leave it alone."""
+    recognizer.classify_batch(np.zeros((3, 16000), np.float32))
+    mine = recognizer.timings
+    assert mine.n_windows == 3
+    seen: dict[str, edgeemo.Timing] = {}
+
+    def other() -> None:
+        seen["before"] = recognizer.timings
+        recognizer.classify_batch(np.zeros((7, 16000), np.float32))
+        seen["after"] = recognizer.timings
+
+    t = threading.Thread(target=other)
+    t.start()
+    t.join()
+    assert seen["before"] == edgeemo.Timing() and seen["after"].n_windows == 7
+    assert recognizer.timings is mine
+    stream = recognizer.create_stream(vad=False)
+    stream.accept(clip[0])
+    n = len(list(stream.results()))
+    assert n > 0 and stream.timings.n_windows == n
+    assert recognizer.timings is mine

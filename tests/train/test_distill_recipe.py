@@ -19,8 +19,8 @@ from edgeemo.train.distill.teacher_cache import (
     example_weights,
     teacher_outputs,
 )
-from edgeemo.train.experiments import subset_per_actor
-from edgeemo.train.visual import clip_key
+from edgeemo.train.data import subset_per_actor
+from edgeemo.train.teachers.visual import clip_key
 
 torch.set_num_threads(1)
 
@@ -108,9 +108,9 @@ def test_crossfit_groups() -> None:
 
 def _tiny_teacher(data_root: Path, tmp_path: Path, **model: object):  # type: ignore[no-untyped-def]
     """(inputs of 6 clips each of actors 2 and 6, a one-epoch teacher trained on the first 6)."""
-    from edgeemo.train import teacher_trainer
-    from edgeemo.train.models.teacher_av import TeacherConfig
-    from edgeemo.train.teacher_features import build_teacher_inputs
+    from edgeemo.train.teachers import trainer as teacher_trainer
+    from edgeemo.train.teachers.features import build_teacher_inputs
+    from edgeemo.train.teachers.model import TeacherConfig
 
     utts = subset_per_actor([u for u in load_ravdess(data_root) if u.actor in (2, 6)], 6)
     inputs = build_teacher_inputs(utts, RAVDESS_LABELS, use_logmel=bool(model.get("use_logmel", True)),
@@ -122,8 +122,9 @@ def _tiny_teacher(data_root: Path, tmp_path: Path, **model: object):  # type: ig
     return inputs, trainer.fit().best_dir
 
 
+@pytest.mark.slow  # trains a model
 def test_teacher_outputs_cached_on_disk(data_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from edgeemo.train import teacher_trainer
+    from edgeemo.train.teachers import trainer as teacher_trainer
 
     inputs, best = _tiny_teacher(data_root, tmp_path, use_egemaps=False, audio_channels=(16,))
     calls = []
@@ -140,9 +141,10 @@ def test_teacher_outputs_cached_on_disk(data_root: Path, tmp_path: Path, monkeyp
     assert center.source != first.source and calls == [8, 4, 2]
 
 
+@pytest.mark.slow  # trains a model
 def test_speaker_normalised_teacher_outputs_are_cached_per_clip_set(
         data_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from edgeemo.train import teacher_trainer
+    from edgeemo.train.teachers import trainer as teacher_trainer
 
     monkeypatch.setenv("EDGEEMO_CACHE", str(tmp_path / "egemaps"))
     inputs, best = _tiny_teacher(data_root, tmp_path, use_logmel=False, speaker_norm=True)
@@ -162,6 +164,7 @@ def test_speaker_normalised_teacher_outputs_are_cached_per_clip_set(
     assert len(list((tmp_path / "cache" / "teacher_outputs").glob("*.npz"))) == 2
 
 
+@pytest.mark.slow  # trains a model
 def test_student_trainer_runs_distill_terms_and_saves_heads(data_root: Path, tmp_path: Path) -> None:
     from edgeemo.train.checkpoint import load_checkpoint
     from edgeemo.train.trainer import StudentTrainer, TrainConfig
@@ -184,3 +187,10 @@ def test_student_trainer_runs_distill_terms_and_saves_heads(data_root: Path, tmp
     assert best["kind"] == "student"
     assert not any(k.startswith("proj") for k in load_checkpoint(tmp_path / "s" / "best").weights)
     assert seen and {"logits", "embedding"} <= seen[0]
+
+
+def test_unknown_teacher_option_is_a_config_error(tmp_path: Path) -> None:
+    from edgeemo.train.distill.run import train_teacher
+
+    with pytest.raises(ConfigError, match="unknown teacher model option.*bogus"):
+        train_teacher(str(tmp_path / "t"), model_fields={"bogus": 1})

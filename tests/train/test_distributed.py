@@ -52,6 +52,7 @@ def test_device_choices_are_checked():
             resolve_device("cuda")
 
 
+@pytest.mark.slow  # trains a model
 def test_two_cpu_processes_train_one_model_together(tmp_path: Path, data_root: Path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     env.pop("WORLD_SIZE", None)

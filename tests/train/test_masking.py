@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from edgeemo.errors import ConfigError
-from edgeemo.train.masking import MaskingConfig, Scenario, apply_masks, draw_scenarios, plan_masks
+from edgeemo.train.teachers.masking import MaskingConfig, Scenario, apply_masks, draw_scenarios, plan_masks
 
 torch.set_num_threads(1)
 

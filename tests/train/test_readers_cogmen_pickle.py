@@ -11,14 +11,14 @@ from types import ModuleType
 import numpy as np
 import pytest
 from edgeemo.errors import ConfigError
-from edgeemo.train.dialogue_data import load_dialogue_set
-from edgeemo.train.readers.cogmen_pickle import (
+from edgeemo.train.dialogue.data import load_dialogue_set
+from edgeemo.train.dialogue.readers.cogmen_pickle import (
     DIALOGUERNN_MELD_LABELS,
     PickleRefusedError,
     convert_cogmen_pickle,
     read_cogmen_pickle,
 )
-from edgeemo.train.readers.iemocap import IEMOCAP6_LABELS
+from edgeemo.train.dialogue.readers.iemocap import IEMOCAP6_LABELS
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "dialogue"
 

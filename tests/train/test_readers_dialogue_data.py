@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from edgeemo.errors import ConfigError
-from edgeemo.train.dialogue_data import Dialogue, DialogueDataError, DialogueSet, load_dialogue_set
+from edgeemo.train.dialogue.data import Dialogue, DialogueDataError, DialogueSet, load_dialogue_set
 
 
 def _set(with_va: bool = True) -> DialogueSet:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from edgeemo.errors import ConfigError
-from edgeemo.train.readers.iemocap import IEMOCAP4_LABELS, IEMOCAP6_LABELS, read_iemocap_release
+from edgeemo.train.dialogue.readers.iemocap import IEMOCAP4_LABELS, IEMOCAP6_LABELS, read_iemocap_release
 
 ROOT = Path(__file__).resolve().parents[1] / "fixtures" / "dialogue" / "iemocap_release"
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from edgeemo.train.dialogue_data import DialogueDataError
-from edgeemo.train.readers.meld import MELD_LABELS, read_meld_manifest, read_meld_release
+from edgeemo.train.dialogue.data import DialogueDataError
+from edgeemo.train.dialogue.readers.meld import MELD_LABELS, read_meld_manifest, read_meld_release
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "dialogue"
 

@@ -9,12 +9,11 @@ import pytest
 import torch
 
 from edgeemo.errors import ConfigError
-from edgeemo.train.data import RAVDESS_LABELS, load_ravdess, select
-from edgeemo.train.experiments import fold_split, subset_per_actor
-from edgeemo.train.models.teacher_av import TeacherAV, TeacherConfig
-from edgeemo.train.teacher_features import build_teacher_inputs
-from edgeemo.train.teacher_trainer import TeacherTrainConfig, TeacherTrainer, load_teacher, predict_teacher
-from edgeemo.train.visual import clip_key, load_visual_table, visual_features
+from edgeemo.train.data import RAVDESS_LABELS, fold_split, load_ravdess, select, subset_per_actor
+from edgeemo.train.teachers.features import build_teacher_inputs
+from edgeemo.train.teachers.model import TeacherAV, TeacherConfig
+from edgeemo.train.teachers.trainer import TeacherTrainConfig, TeacherTrainer, load_teacher, predict_teacher
+from edgeemo.train.teachers.visual import clip_key, load_visual_table, visual_features
 
 torch.set_num_threads(1)
 
@@ -76,6 +75,7 @@ def test_bad_teacher_config() -> None:
         TeacherConfig(labels=RAVDESS_LABELS, use_logmel=False, use_egemaps=False)
 
 
+@pytest.mark.slow  # trains a model
 def test_av_teacher_one_epoch_on_real_data(tiny, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     utts, inputs, _ = tiny
     train = inputs.select_utterances([u for u in utts if u.actor != 13])
@@ -108,8 +108,9 @@ def test_fold_split() -> None:
         fold_split(5)
 
 
+@pytest.mark.slow  # trains a model
 def test_masked_teacher_trains(tiny, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from edgeemo.train.masking import MaskingConfig
+    from edgeemo.train.teachers.masking import MaskingConfig
 
     utts, inputs, _ = tiny
     train = inputs.select_utterances(select(utts, folds=(0, 1)))
@@ -123,7 +124,7 @@ def test_masked_teacher_trains(tiny, tmp_path: Path) -> None:  # type: ignore[no
 
 def test_compare_functionals_feed_the_teacher(tiny) -> None:  # type: ignore[no-untyped-def]
     """ComParE 2016 (6373 values) can replace eGeMAPS; the sizes and sets are checked, not assumed."""
-    from edgeemo.train.egemaps import opensmile_functionals
+    from edgeemo.train.teachers.egemaps import opensmile_functionals
 
     utts, inputs, cache = tiny
     few = utts[:3]
@@ -143,13 +144,14 @@ def test_compare_functionals_feed_the_teacher(tiny) -> None:  # type: ignore[no-
     old = {k: v for k, v in TeacherConfig(labels=RAVDESS_LABELS).to_dict().items() if k != "functionals"}
     assert TeacherConfig.from_dict(old).functionals == "eGeMAPSv02"
 
-    from edgeemo.train.teacher_trainer import Standardizers
+    from edgeemo.train.teachers.trainer import Standardizers
 
     std = Standardizers.fit(inputs)
     with pytest.raises(ConfigError, match="ComParE_2016"):  # eGeMAPS inputs given to a ComParE teacher
         std.tensors(inputs, cfg)
 
 
+@pytest.mark.slow  # trains a model
 def test_refit_with_dev_trains_the_final_teacher_on_train_and_dev(tiny, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     utts, inputs, _ = tiny
     train = inputs.select_utterances([u for u in utts if u.actor != 13])
@@ -173,6 +175,7 @@ def test_refit_with_dev_trains_the_final_teacher_on_train_and_dev(tiny, tmp_path
     assert out["probs"].shape == (len(dev), 8)
 
 
+@pytest.mark.slow  # trains a model
 def test_finished_runs_resume_after_new_options_were_added(tiny, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """A done.json written before an option existed (its signature lacks it) is still this run."""
     import json
@@ -196,7 +199,7 @@ def test_finished_runs_resume_after_new_options_were_added(tiny, tmp_path: Path)
 
 
 def test_standardize_per_speaker_uses_each_speakers_own_rows() -> None:
-    from edgeemo.train.visual import standardize_per_speaker
+    from edgeemo.train.teachers.visual import standardize_per_speaker
 
     rng = np.random.default_rng(0)
     a = rng.normal(5.0, 2.0, size=(6, 3))
@@ -217,8 +220,9 @@ def test_standardize_per_speaker_uses_each_speakers_own_rows() -> None:
         standardize_per_speaker(a, ["a"] * 5)
 
 
+@pytest.mark.slow  # trains a model
 def test_speaker_norm_teacher_normalises_every_speaker_at_fit_and_predict(tiny, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from edgeemo.train.teacher_trainer import Standardizers
+    from edgeemo.train.teachers.trainer import Standardizers
 
     utts, inputs, _ = tiny
     train = inputs.select_utterances([u for u in utts if u.actor != 13])

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from ..cli import _parse_overrides, _run
+from ..cli import _parse_overrides
 
 
 def _load_fields(config_file: str | None, overrides: Sequence[str]) -> dict[str, Any]:
@@ -57,7 +57,7 @@ def distill_command(teacher_dir: str, out_dir: str, data_root: str | None, epoch
     dfields = _load_fields(distill_file, loss_overrides)
     dfields["teacher"] = str(Path(teacher_dir).resolve())
     dcfg = DistillConfig.from_dict(dfields)
-    result = distill_student(cfg, dcfg, threads=threads)
+    result = distill_student(cfg, dcfg)
     if is_main_process():  # under torchrun, one summary line
         click.echo(f"best epoch {result.best_epoch}: dev {result.dev}; losses {', '.join(dcfg.active)}; "
                    f"{result.parameters} parameters; {result.seconds:.0f} s; checkpoint {result.best_dir}")
@@ -79,18 +79,8 @@ def teacher_command(out_dir: str, data_root: str | None, train_folds: str | None
 
     result = train_teacher(
         out_dir, data_root=data_root, model_fields=_parse_overrides(model_overrides),
-        train_fields=_parse_overrides(overrides), threads=threads,
+        train_fields=_parse_overrides(overrides), num_threads=threads,
         train_folds=[int(f) for f in train_folds.split(",")] if train_folds else None,
         dev_folds=[int(f) for f in (dev_folds or "").split(",") if f],
     )
     click.echo(f"best epoch {result.best_epoch}: dev {result.dev}; checkpoint {result.best_dir}")
-
-
-def distill_main(args: Sequence[str]) -> None:
-    """Entry used by ``edgeemo distill``."""
-    _run(distill_command, args, "edgeemo distill")
-
-
-def teacher_main(args: Sequence[str]) -> None:
-    """Entry used by ``edgeemo teacher``."""
-    _run(teacher_command, args, "edgeemo teacher")

@@ -16,8 +16,8 @@ exported.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -25,8 +25,9 @@ from torch import nn
 
 from edgeemo.errors import ConfigError
 
+from ..config import DictConfig, check_minimum
 from ..data import RAVDESS_LABELS, Utterance, label_indices
-from ..teacher_trainer import CROPS
+from ..teachers.trainer import CROPS
 from .heads import PROJECTIONS, projection_head
 from .losses import (
     DISTANCES,
@@ -44,8 +45,10 @@ WEIGHT_FIELDS = ("kd_weight", "triplet_weight", "response_weight", "feature_weig
 
 
 @dataclass
-class DistillConfig:
+class DistillConfig(DictConfig):
     """Which distillation losses to use, their weights and hyper-parameters, and the teacher."""
+
+    _what: ClassVar[str] = "distillation option"
 
     teacher: str | None = None  # teacher checkpoint folder (CLI); experiments pass outputs directly
     teacher_crop: str = "windows"
@@ -70,12 +73,8 @@ class DistillConfig:
     ccc_weight: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in WEIGHT_FIELDS + ("triplet_margin", "ramp_epochs"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("temperature", "response_temperature", "feature_temperature", "dmd_tau"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
+        check_minimum(self, WEIGHT_FIELDS + ("triplet_margin", "ramp_epochs"))
+        check_minimum(self, ("temperature", "response_temperature", "feature_temperature", "dmd_tau"), inclusive=False)
         for name, value, allowed in (("weighting", self.weighting, WEIGHTINGS), ("teacher_crop", self.teacher_crop, CROPS),
                                      ("triplet_distance", self.triplet_distance, DISTANCES),
                                      ("projection", self.projection, PROJECTIONS)):
@@ -86,17 +85,6 @@ class DistillConfig:
     def active(self) -> tuple[str, ...]:
         """The loss weights that are > 0."""
         return tuple(n for n in WEIGHT_FIELDS if getattr(self, n) > 0)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "DistillConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ConfigError(f"unknown distillation option(s) {sorted(unknown)}; known: {sorted(known)}")
-        return cls(**data)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class _Targets:

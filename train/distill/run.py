@@ -1,44 +1,42 @@
 """Train a teacher, and distil it into the student: the functions behind ``edgeemo teacher`` /
-``edgeemo distill`` and the distilled recipe of ``build_default``. Torch is imported when called."""
+``edgeemo distill`` and the distilled recipe of :mod:`edgeemo.recipes.build_default`.
+Torch is imported when called."""
 
 from __future__ import annotations
 
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from edgeemo.errors import ConfigError
+from edgeemo.fileio import atomic_write_text
+
+from ..config import check_known, set_torch_threads
 
 
 def train_teacher(out_dir: str, *, data_root: str | None = None, model_fields: dict[str, Any] | None = None,
-                  train_fields: dict[str, Any] | None = None, threads: int = 1,
+                  train_fields: dict[str, Any] | None = None, num_threads: int = 1,
                   train_folds: Sequence[int] | None = None, dev_folds: Sequence[int] = (),
                   progress: bool = True) -> Any:
     """Train (or resume) an audio(+video) teacher; default data: split train, epoch picked on split dev.
 
-    Returns the :class:`~edgeemo.train.teacher_trainer.TeacherTrainer` result (``best_dir``, ``dev``)."""
-    import torch
-
+    Returns the :class:`~edgeemo.train.teachers.trainer.TeacherTrainer` result (``best_dir``, ``dev``)."""
     from ..data import RAVDESS_LABELS, load_ravdess, select
-    from ..models.teacher_av import TeacherConfig
-    from ..teacher_features import build_teacher_inputs
-    from ..teacher_trainer import TeacherTrainConfig, TeacherTrainer
+    from ..teachers.features import build_teacher_inputs
+    from ..teachers.model import TeacherConfig
+    from ..teachers.trainer import TeacherTrainConfig, TeacherTrainer
 
-    known = {f.name for f in fields(TeacherConfig)} - {"labels"}
-    unknown = sorted(set(model_fields or {}) - known)
-    if unknown:
-        raise ConfigError(f"unknown teacher model option(s) {unknown}; known: {sorted(known)}")
-    torch.set_num_threads(threads)
+    check_known(TeacherConfig, model_fields or {}, "teacher model option", exclude=("labels",))
+    tcfg = TeacherTrainConfig.from_dict({**(train_fields or {}), "out_dir": out_dir, "num_threads": num_threads})
+    set_torch_threads(tcfg.num_threads)  # before the log-mel of the inputs, which runs torch too
     utts = load_ravdess(data_root)
     if train_folds:
         train, dev = select(utts, folds=list(train_folds)), select(utts, folds=list(dev_folds))
     else:
         train, dev = select(utts, splits=("train",)), select(utts, splits=("dev",))
     mcfg = TeacherConfig(labels=RAVDESS_LABELS, **(model_fields or {}))
-    tcfg = TeacherTrainConfig.from_dict({**(train_fields or {}), "out_dir": out_dir, "num_threads": threads})
     inputs = build_teacher_inputs(train + dev, RAVDESS_LABELS, use_logmel=mcfg.use_logmel, use_egemaps=mcfg.use_egemaps,
                                   use_visual=mcfg.use_visual, functionals=mcfg.functionals, visual_root=data_root,
                                   progress=progress)
@@ -46,22 +44,20 @@ def train_teacher(out_dir: str, *, data_root: str | None = None, model_fields: d
                           progress=progress).fit()
 
 
-def distill_student(cfg: Any, dcfg: Any, *, threads: int = 1, progress: bool = True) -> Any:
+def distill_student(cfg: Any, dcfg: Any, *, progress: bool = True) -> Any:
     """Train (or resume) the student ``cfg`` (a TrainConfig) with the losses of ``dcfg`` (a DistillConfig,
     whose ``teacher`` names the teacher checkpoint). The settings are recorded in ``OUT/distill.json``;
-    resuming with other settings is refused. Returns the trainer's :class:`TrainResult`."""
-    import torch
-
-    from ..checkpoint import atomic_write_text
+    resuming with other settings is refused. Teachers (cross-fitting) and the student run on
+    ``cfg.num_threads`` threads. Returns the trainer's :class:`TrainResult`."""
     from ..data import RAVDESS_LABELS
-    from ..models.teacher_av import TeacherConfig
-    from ..teacher_features import build_teacher_inputs
-    from ..teacher_trainer import TeacherTrainConfig, TeacherTrainer, load_teacher
+    from ..teachers.features import build_teacher_inputs
+    from ..teachers.model import TeacherConfig
+    from ..teachers.trainer import TeacherTrainConfig, TeacherTrainer, load_teacher
     from ..trainer import StudentTrainer
     from .recipe import build_distill_terms
     from .teacher_cache import crossfit_teacher_outputs, teacher_outputs
 
-    torch.set_num_threads(threads)
+    set_torch_threads(cfg.num_threads)  # before the teacher's outputs, which run torch too
     out_dir, teacher_dir = cfg.out_dir, dcfg.teacher
     record = Path(out_dir) / "distill.json"
     if record.is_file() and json.loads(record.read_text()) != dcfg.to_dict():
@@ -81,7 +77,7 @@ def distill_student(cfg: Any, dcfg: Any, *, threads: int = 1, progress: bool = T
 
         def fit_teacher(train: list, dev: list, tag: str) -> Path:  # type: ignore[type-arg]
             folder = Path(out_dir) / "crossfit_teachers" / tag.strip("-")
-            run = TeacherTrainConfig.from_dict({**tcfg.to_dict(), "out_dir": str(folder), "num_threads": threads})
+            run = TeacherTrainConfig.from_dict({**tcfg.to_dict(), "out_dir": str(folder), "num_threads": cfg.num_threads})
             return TeacherTrainer(mcfg, run, inputs.select_utterances(train), inputs.select_utterances(dev)).fit().best_dir
 
         outputs = crossfit_teacher_outputs(probe.train_utts, fit_teacher, probe.dev_utts, inputs,

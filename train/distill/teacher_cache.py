@@ -4,7 +4,7 @@ A student step never runs the teacher: :func:`teacher_outputs` looks the clips u
 ``<cache>/teacher_outputs/<key>.npz`` (``<cache>`` = ``$EDGEEMO_CACHE`` or ``~/.cache/edgeemo``),
 where ``key`` hashes the checkpoint's weights and config, the crop setting and whether video was
 given. Missing clips are computed in one pass and merged in (atomic rewrite). Rows are keyed by
-clip (:func:`edgeemo.train.visual.clip_key`). A teacher with per-speaker normalisation
+clip (:func:`edgeemo.train.teachers.visual.clip_key`). A teacher with per-speaker normalisation
 (``speaker_norm``) labels a clip according to the other clips of its speaker, so its outputs are
 cached per set of clips instead.
 
@@ -26,12 +26,12 @@ import numpy as np
 import torch
 
 from edgeemo.errors import ConfigError
+from edgeemo.fileio import atomic_write
 
 from ..checkpoint import CONFIG_FILE, WEIGHTS_FILE, read_checkpoint_config, resolve_checkpoint
-from ..data import Utterance
-from ..egemaps import cache_root
-from ..teacher_features import TeacherInputs
-from ..visual import clip_key
+from ..data import Utterance, cache_root
+from ..teachers.features import TeacherInputs
+from ..teachers.visual import clip_key
 
 WEIGHTINGS = ("none", "confidence", "correct")
 CACHE_VERSION = "1"
@@ -83,13 +83,6 @@ def _load(path: Path) -> tuple[list[str], dict[str, np.ndarray]]:
         return keys, {n: npz[n] for n in npz.files if n != "__keys__"}
 
 
-def _save(path: Path, keys: list[str], arrays: dict[str, np.ndarray]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.npz")
-    np.savez(tmp, __keys__=np.array(keys), **arrays)
-    os.replace(tmp, path)
-
-
 def teacher_outputs(
     teacher_dir: str | os.PathLike[str],
     inputs: TeacherInputs,
@@ -99,7 +92,7 @@ def teacher_outputs(
     cache_dir: str | os.PathLike[str] | None = None,
 ) -> TeacherOutputs:
     """Outputs of the teacher at ``teacher_dir`` for every clip of ``inputs`` (cached)."""
-    from ..teacher_trainer import load_teacher, predict_teacher
+    from ..teachers.trainer import load_teacher, predict_teacher
 
     fingerprint = teacher_fingerprint(teacher_dir)
     if read_checkpoint_config(teacher_dir).get("model", {}).get("speaker_norm", False):
@@ -120,7 +113,7 @@ def teacher_outputs(
         else:
             arrays = new
         keys = keys + new_keys
-        _save(path, keys, arrays)
+        atomic_write(path, lambda fh: np.savez(fh, __keys__=np.array(keys), **arrays))
     return TeacherOutputs(keys, arrays, f"{fingerprint}:{crop}:video={with_video}").rows(inputs.utterances)
 
 

@@ -2,22 +2,31 @@
 
 Input is raw 16 kHz PCM; the front end is part of the module, so the exported ONNX graph takes
 audio and returns class probabilities (and optional valence/arousal), per docs/model_contract.md.
+:func:`load_student` rebuilds one from its checkpoint folder (what evaluation and export read).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+import os
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
+from edgeemo.errors import ConfigError
+
+from ..checkpoint import load_checkpoint
+from ..config import DictConfig
 from ..frontend import FrontendConfig, LogMelFrontend
 
 
 @dataclass(frozen=True)
-class StudentConfig:
+class StudentConfig(DictConfig):
     """Architecture of the student (everything export needs to rebuild it)."""
+
+    _what: ClassVar[str] = "student model option"
+    _nested: ClassVar[dict[str, type]] = {"frontend": FrontendConfig}
 
     labels: tuple[str, ...]
     channels: tuple[int, ...] = (16, 32, 48, 64)
@@ -30,20 +39,6 @@ class StudentConfig:
     min_samples: int = 8000
     valence_arousal: bool = False
     frontend: FrontendConfig = field(default_factory=FrontendConfig)
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["labels"] = list(self.labels)
-        out["channels"] = list(self.channels)
-        return out
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "StudentConfig":
-        data = dict(data)
-        data["labels"] = tuple(data["labels"])
-        data["channels"] = tuple(data.get("channels", cls.channels))
-        data["frontend"] = FrontendConfig(**data.get("frontend", {}))
-        return cls(**data)
 
     @property
     def heads(self) -> tuple[str, ...]:
@@ -113,3 +108,13 @@ class StudentNet(nn.Module):
 def count_parameters(model: nn.Module) -> int:
     """Learned parameters (fixed front-end buffers are not parameters)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def load_student(checkpoint: str | os.PathLike[str]) -> tuple[StudentNet, dict[str, Any]]:
+    """Rebuild a student (in eval mode) and its config from a self-describing checkpoint folder."""
+    ckpt = load_checkpoint(checkpoint)
+    if ckpt.config.get("kind", "student") != "student":
+        raise ConfigError(f"{checkpoint} holds a {ckpt.config.get('kind')!r} model, not a student")
+    model = StudentNet(StudentConfig.from_dict(ckpt.config["model"]))
+    model.load_state_dict(ckpt.weights)
+    return model.eval(), ckpt.config
