@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 APT_PACKAGES := libportaudio2 libsndfile1 libsndfile1-dev pulseaudio pulseaudio-utils libasound2-plugins \
                 cmake g++ make pkg-config binutils valgrind time
 
-.PHONY: help listen test test-fast system-deps venv venv-dev model bench cpp clean
+.PHONY: help listen test test-fast system-deps venv venv-dev model bench robustness cpp clean
 
 help:
 	@echo "make listen   - create .venv (runtime only) and run 'edgeemo listen' with the bundled model"
@@ -52,6 +52,9 @@ model: venv-dev
 
 bench: venv-dev
 	$(PY) bench/run_benchmarks.py
+
+robustness: venv-dev
+	$(PY) bench/robustness.py
 
 cpp: system-deps venv-dev
 	bash cpp_bindings/scripts/build_and_test.sh

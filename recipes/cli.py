@@ -19,6 +19,8 @@ RECIPE_COMMANDS: dict[str, LazyCommand] = {
                            "The teacher / student / distillation comparison over the five RAVDESS actor folds."),
     "build-default": LazyCommand("edgeemo.recipes.build_default:build_default_command", "train,export",
                                  "Rebuild the bundled default model from the labelled data: one command, same recipe."),
+    "whisper-teachers": LazyCommand("edgeemo.recipes.whisper_teachers:whisper_teachers_command", "train",
+                                    "Whisper teachers on the five actor folds, clean and degraded."),
 }
 
 

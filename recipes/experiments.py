@@ -40,6 +40,7 @@ from edgeemo.train.data import (
     select,
     subset_per_actor,
 )
+from edgeemo.train.selection import paired_delta
 from edgeemo.train.teachers.egemaps import FEATURE_SET
 
 log = logging.getLogger("edgeemo.recipes.experiments")
@@ -402,11 +403,10 @@ def _add_paired_deltas(rows: list[dict[str, Any]], reference: str) -> None:
     for r in rows:
         if r["kind"] != "student" or r["config"] == reference:
             continue
-        diffs = [100 * p["test"]["ua"] - ref_ua[p["fold"]] for p in r["per_fold"] if p["fold"] in ref_ua]
-        if diffs:
-            d = np.array(diffs)
-            r["delta_ua"] = {"vs": reference, "folds": len(d), "mean": float(d.mean()),
-                             "sd": float(d.std(ddof=1)) if len(d) > 1 else None, "wins": int((d > TIE).sum())}
+        row_ua = {p["fold"]: 100 * p["test"]["ua"] for p in r["per_fold"]}
+        if set(row_ua) & set(ref_ua):
+            d = paired_delta(row_ua, ref_ua, tie=TIE)
+            r["delta_ua"] = {"vs": reference, "folds": len(d.folds), "mean": d.mean, "sd": d.sd, "wins": d.won}
 
 
 def _fmt(ms: tuple[float, float | None] | None) -> str:

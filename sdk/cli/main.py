@@ -32,6 +32,8 @@ HEAVY_COMMANDS: dict[str, LazyCommand] = {
                            "Train a student with distillation from a teacher (needs edgeemo[train])."),
     "cogmen": LazyCommand("edgeemo.train.dialogue.cli:cogmen_command", "train",
                           "Train the COGMEN text/dialogue teacher on MELD (needs edgeemo[train])."),
+    "teacher-features": LazyCommand("edgeemo.train.teachers.cli:whisper_features_command", "train",
+                                    "Fill the cache of pooled Whisper features (needs edgeemo[train,whisper])."),
     "export": LazyCommand("edgeemo.export.cli:export_group", "export",
                           "Export to ONNX / INT8, TensorRT checks and engines (needs edgeemo[export])."),
     "recipe": LazyCommand("edgeemo.recipes.cli:recipe_group", "train,export",
