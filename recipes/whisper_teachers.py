@@ -11,7 +11,7 @@ folds train. Logistic-regression rows fit on all four non-test folds. The encode
 Rows:
 
 * ``whisper_lr_layer2`` / ``whisper_lr_all`` — logistic regression on layer 2 / on every hidden
-  state (the probes the issue measured);
+  state (the probes the issue measured); ``whisper_lr_all_views`` adds the augmented views;
 * ``whisper_head`` — the learned layer-weighting head, clean training clips;
 * ``whisper_head_views`` — the same head trained on the clean clips plus ``--views`` augmented
   views per clip (:func:`edgeemo.train.degrade.make_view`);
@@ -64,6 +64,7 @@ class Row:
 ROWS: tuple[Row, ...] = (
     Row("whisper_lr_layer2", "lr", "logistic regression, hidden state 2 (mean + std)", layer=LR_LAYER),
     Row("whisper_lr_all", "lr", "logistic regression, every hidden state concatenated"),
+    Row("whisper_lr_all_views", "lr", "the same logistic regression, clean + augmented views", views=True),
     Row("whisper_head", "head", "learned layer weighting + MLP, clean training clips"),
     Row("whisper_head_views", "head", "the same head, clean + augmented views", views=True),
     Row("whisper_av_head", "head", "audio + AUs (video dropped from 30 % of training rows)", video=True),
@@ -154,7 +155,9 @@ def run_fold(row: Row, fold: int, bank: FeatureBank, au: np.ndarray, y: np.ndarr
     t0 = time.perf_counter()
     if row.kind == "lr":
         fit_rows = np.concatenate([tr, dv])
-        model = _fit_lr(_lr_input(bank.clean[fit_rows], row.layer), y[fit_rows])
+        sets = [bank.clean] + (bank.views if row.views else [])
+        model = _fit_lr(np.concatenate([_lr_input(s[fit_rows], row.layer) for s in sets]),
+                        np.concatenate([y[fit_rows]] * len(sets)))
         for name, feats in bank.conditions.items():
             out["pred"][name] = model.predict(_lr_input(feats[te], row.layer)).tolist()
     else:
