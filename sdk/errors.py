@@ -26,7 +26,19 @@ __all__ = [
 
 
 class EdgeEmoError(Exception):
-    """Base class of every error raised by edgeemo."""
+    """Base class of every error raised by edgeemo.
+
+    Attributes:
+        cli_message: the message in command-line terms (``--model PATH`` instead of a Python
+            argument), when it differs from ``str(error)``; the ``edgeemo`` CLI prints it.
+        detail: a third-party library's own text (e.g. ONNX Runtime's), kept out of the CLI's
+            message unless ``--verbose`` is given; ``None`` when there is none.
+    """
+
+    def __init__(self, *args: object, cli_message: str | None = None, detail: str | None = None) -> None:
+        super().__init__(*args)
+        self.cli_message = cli_message
+        self.detail = detail
 
 
 class AudioError(EdgeEmoError, ValueError):

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import ConfigError, DeviceError, MissingDependencyError, NoInputDeviceError
+from .options import MAX_CHANNELS
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from .recognizer import Recognizer
@@ -53,8 +54,6 @@ DEMO_RAVDESS_CLIP = "ravdess/audio/Actor_19/03-01-05-02-01-01-19.flac"
 #: The synthetic (espeak-ng) clip bundled with the package, used when no RAVDESS data is found.
 BUNDLED_DEMO_CLIP = "demo_speech.flac"
 
-#: Most capture channels accepted (the stream down-mixes up to this many).
-MAX_CHANNELS = 8
 
 _PORTAUDIO_HINT = (
     "PortAudio is needed for microphone input. On Debian/Ubuntu: "
@@ -400,7 +399,7 @@ def _capture(
             taken += len(block)
             if tap is not None:
                 tap(block, rate)
-            stream.accept(block[:, 0] if block.shape[1] == 1 else block, sample_rate=rate)
+            stream.accept(block, sample_rate=rate, channels=int(block.shape[1]))
             yield from stream.results()
     yield from stream.flush()
 
@@ -423,17 +422,28 @@ def stream_file(
     With ``realtime`` the chunks are paced at the speed of the audio (what ``edgeemo listen
     --input`` does, so a file behaves like a microphone); without it the file runs as fast as the
     model allows. The file is read at its own rate; the stream resamples. The stream is flushed
-    at the end of the file (or after ``max_seconds``).
+    at the end of the file (or after ``max_seconds``). A file shorter than the model's minimum
+    raises :class:`~edgeemo.errors.AudioTooShortError` at once, as ``classify`` does.
     """
     if not chunk_s > 0:
         raise ConfigError(f"chunk_s must be > 0, got {chunk_s}")
-    from .audio import load_audio, to_mono_float32
+    from .audio import load_mono
 
-    wave, sr = load_audio(path)
-    wave = to_mono_float32(wave)
+    wave, sr = load_mono(path)
+    _check_long_enough(wave, int(sr), recognizer)
     if max_seconds is not None:
         wave = wave[: int(round(max_seconds * sr))]
     return _paced(wave, int(sr), recognizer.create_stream(options=stream_options), realtime, chunk_s)
+
+
+def _check_long_enough(wave: np.ndarray, sr: int, recognizer: Recognizer) -> None:
+    """Raise :class:`AudioTooShortError` (the error and message of ``classify``) for a file shorter
+    than the model's ``min_samples``: a stream would silently give no result at all."""
+    if wave.size * recognizer.sample_rate >= (recognizer.min_samples + 1) * sr:
+        return  # clearly long enough; only short files pay for the exact check
+    from .audio import prepare_clip
+
+    prepare_clip(wave, sr, recognizer.sample_rate, recognizer.min_samples)
 
 
 def _paced(

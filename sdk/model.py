@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from importlib import resources
@@ -30,6 +31,8 @@ __all__ = [
     "build_session_options",
     "default_model_path",
     "DEFAULT_MODEL_NAME",
+    "model_load_error",
+    "resolve_model_path",
     "REQUIRED_KEYS",
     "SUPPORTED_FORMAT_MAJOR",
 ]
@@ -124,14 +127,16 @@ class ModelInfo(contract.ModelMetadata):
 
 def resolve_model_path(model: str | os.PathLike[str] | None) -> Path:
     """The model path to load (the bundled default for ``None``); :class:`ModelNotFoundError`
-    when it does not exist."""
+    when it does not exist (its ``cli_message`` speaks of ``--model PATH``)."""
     if model is None:
         p = default_model_path()
         if not p.is_file():
             raise ModelNotFoundError(
                 f"the bundled default model is not in this installation (expected {p}). Pass a "
                 "model file: edgeemo.Recognizer('path/to/model.onnx'), or export one with "
-                "`edgeemo export`"
+                "`edgeemo export`",
+                cli_message=f"the bundled default model is not in this installation (expected {p}): "
+                "pass --model PATH of an edgeemo .onnx model, or export one with `edgeemo export`",
             )
         return p
     if not isinstance(model, (str, os.PathLike)):
@@ -142,10 +147,15 @@ def resolve_model_path(model: str | os.PathLike[str] | None) -> Path:
     if not p.exists():
         raise ModelNotFoundError(
             f"model file not found: {p}. Pass the path of an edgeemo .onnx model, or None for the "
-            "bundled default"
+            "bundled default",
+            cli_message=f"model file not found: {p}. Pass --model PATH of an edgeemo .onnx model, "
+            "or omit --model for the bundled model",
         )
     if p.is_dir():
-        raise ModelNotFoundError(f"model path {p} is a folder; pass the .onnx file inside it")
+        raise ModelNotFoundError(
+            f"model path {p} is a folder; pass the .onnx file inside it",
+            cli_message=f"model path {p} is a folder: pass --model PATH of the .onnx file inside it",
+        )
     return p
 
 
@@ -194,13 +204,24 @@ def create_session(
     try:
         return ort.InferenceSession(str(path), sess_options=so, providers=providers)
     except Exception as exc:  # ORT raises its own pybind exception types
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if len(reason) > 300:
-            reason = reason[:300] + "..."
-        raise ModelLoadError(
-            f"ONNX Runtime could not load {path}: {reason}. The file is not an ONNX model or is "
-            "corrupt or truncated; download or export it again"
-        ) from None
+        raise model_load_error(path, exc) from None
+
+
+_ORT_PREFIX = re.compile(r"^\[ONNXRuntimeError\]\s*:\s*\d+\s*:\s*\w+\s*:\s*")
+LOAD_ERROR_REASON = "not an ONNX model or corrupt/truncated: re-export or download it again"
+"""The reason and fix every :class:`ModelLoadError` from ONNX Runtime gives."""
+
+
+def model_load_error(path: str | os.PathLike[str], exc: BaseException) -> ModelLoadError:
+    """The :class:`ModelLoadError` for ONNX Runtime failing to load ``path``: our reason and fix,
+    then ONNX Runtime's first line in parentheses (kept apart as ``detail``; the CLI shows it only
+    with ``--verbose``)."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    detail = _ORT_PREFIX.sub("", lines[0]) if lines else type(exc).__name__
+    if len(detail) > 300:
+        detail = detail[:300] + "..."
+    message = f"cannot load model {path}: {LOAD_ERROR_REASON}"
+    return ModelLoadError(f"{message} (ONNX Runtime: {detail})", cli_message=message, detail=detail)
 
 
 ENGINE_SUFFIXES = (".engine", ".plan", ".trt")

@@ -16,6 +16,9 @@ from typing import Any, ClassVar, TypeVar
 
 from .errors import ConfigError
 
+MAX_CHANNELS = 8
+"""Most channels 2-D audio may have (streams, ``classify``, the microphone)."""
+
 __all__ = ["RecognizerOptions", "StreamOptions", "PROVIDERS", "PRECISIONS", "LOG_LEVELS"]
 
 PROVIDERS = ("auto", "cpu", "cuda", "tensorrt")
@@ -127,6 +130,8 @@ class StreamOptions(_Options):
         min_speech_ratio: a window whose fraction of speech frames is below this is emitted with
             ``is_speech=False``; it carries the last speech result's label and scores and does
             not update the smoothing.
+        channels: the channel count of 2-D chunks (1 to 8), which tells the layout of chunks of
+            at most 8 samples; ``None``: learnt from the first chunk whose shape tells it.
     """
 
     _what: ClassVar[str] = "stream option"
@@ -136,6 +141,7 @@ class StreamOptions(_Options):
     vad_threshold: float = 0.5
     smoothing: float = 0.0
     min_speech_ratio: float = 0.2
+    channels: int | None = None
 
     def __post_init__(self) -> None:
         h = self.hop_s
@@ -152,3 +158,6 @@ class StreamOptions(_Options):
         object.__setattr__(
             self, "min_speech_ratio", _check_fraction("min_speech_ratio", self.min_speech_ratio)
         )
+        c = self.channels
+        if c is not None and (isinstance(c, bool) or not isinstance(c, int) or not 1 <= c <= MAX_CHANNELS):
+            raise ConfigError(f"channels must be an int from 1 to {MAX_CHANNELS} or None, not {c!r}")

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from . import contract
-from .audio import load_audio, prepare_clip
+from .audio import load_mono, prepare_clip
 from .contract import clip_window_starts
 from .errors import AudioFormatError, ModelError, ModelMetadataError
 from .model import ModelInfo, load_model
@@ -131,8 +131,9 @@ class Recognizer:
         """Low level, thread-safe: run the model on C-contiguous float32 ``[N, window_samples]``.
 
         Returns the raw outputs and the :class:`Timing` of this call (``model_ms``, ``n_windows``).
-        Runs ``MAX_BATCH`` windows per ``session.run``; checks nothing but the output shapes
-        (:class:`ModelError`, :class:`ModelMetadataError`). :class:`Stream` and :meth:`classify`
+        Runs ``MAX_BATCH`` windows per ``session.run``; checks the output shapes
+        (:class:`ModelMetadataError`) and that every score is finite (:class:`ModelError`:
+        "model produced non-finite scores"). :class:`Stream` and :meth:`classify`
         use it; :meth:`classify_batch` is the checked public variant.
         """
         n_labels = len(self._info.labels)
@@ -153,9 +154,12 @@ class Recognizer:
                     f"model {self._info.path.name}: output 'probs' has shape {p.shape} but the "
                     f"metadata lists {n_labels} labels; re-export the model with `edgeemo export`"
                 )
+            self._check_finite(p, contract.OUTPUT_PROBS)
             probs.append(p)
             if len(outs) > 1:
-                vas.append(np.asarray(outs[1], dtype=np.float32).reshape(p.shape[0], 2))
+                va_batch = np.asarray(outs[1], dtype=np.float32).reshape(p.shape[0], 2)
+                self._check_finite(va_batch, contract.OUTPUT_VALENCE_AROUSAL)
+                vas.append(va_batch)
         model_ms = (time.perf_counter() - t0) * 1000.0
         timing = Timing(model_ms=model_ms, n_windows=int(windows.shape[0]))
         if not probs:
@@ -163,6 +167,17 @@ class Recognizer:
             return WindowScores(np.zeros((0, n_labels), np.float32), empty_va), timing
         va = np.concatenate(vas) if vas else None
         return WindowScores(np.concatenate(probs), va), timing
+
+    def _check_finite(self, out: np.ndarray, name: str) -> None:
+        """Raise :class:`ModelError` when a model output holds NaN or Inf."""
+        bad = ~np.isfinite(out).all(axis=-1)
+        if bad.any():
+            raise ModelError(
+                f"model {self._info.path.name} produced non-finite scores (NaN or Inf in its "
+                f"'{name}' output) for {int(bad.sum())} of {bad.size} window(s): the model file is "
+                "broken (e.g. diverged training or a bad export); re-export it with `edgeemo export` "
+                "or use another model"
+            )
 
     def classify_batch(self, windows: np.ndarray) -> WindowScores:
         """Low level: model outputs for float32 windows ``[N, window_samples]`` at the model rate.
@@ -246,8 +261,8 @@ class Recognizer:
         return result
 
     def classify_file(self, path: str | os.PathLike[str]) -> EmotionResult:
-        """:meth:`classify` on an audio file read with :func:`edgeemo.load_audio`."""
-        wave, sr = load_audio(path)
+        """:meth:`classify` on an audio file read with :func:`edgeemo.load_audio` (down-mixed)."""
+        wave, sr = load_mono(path)
         return self.classify(wave, sr)
 
     def create_stream(

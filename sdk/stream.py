@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .audio import Resampler, check_sample_rate, to_mono_float32
+from .audio import ChannelLayout, Resampler, check_sample_rate, to_mono_float32
 from .contract import stream_window_starts, takes_partial_window
 from .errors import ConfigError, SampleRateError
 from .options import StreamOptions
@@ -81,6 +81,7 @@ class Stream:
                 )
         self.hop_samples = hop
         self._window = w
+        self._layout = ChannelLayout(self.options.channels)
         self._vad = EnergyVAD(sr, self.options.vad_threshold) if self.options.vad else None
         self._ema = EMA(self.options.smoothing)
         self._timings = Timing()
@@ -88,8 +89,10 @@ class Stream:
 
     # -- state ----------------------------------------------------------------------------
     def reset(self) -> None:
-        """Forget all audio, the input rate, the noise floor and the smoothing state."""
+        """Forget all audio, the input rate and channel layout, the noise floor and the smoothing
+        state."""
         self._in_rate: int | None = None
+        self._layout.reset()
         self._resampler: Resampler | None = None
         self._buf = np.zeros(0, np.float32)
         self._buf_start = 0  # model-rate index of self._buf[0]
@@ -120,9 +123,18 @@ class Stream:
         return self._timings
 
     # -- input ----------------------------------------------------------------------------
-    def accept(self, chunk: np.ndarray, sample_rate: int | None = None) -> None:
-        """Feed the next chunk (any length, 1-D or (samples, channels)); ``sample_rate`` defaults
-        to the model rate and must stay the same until :meth:`reset` (or :meth:`flush`)."""
+    def accept(
+        self, chunk: np.ndarray, sample_rate: int | None = None, *, channels: int | None = None
+    ) -> None:
+        """Feed the next chunk (any length; 1-D mono, or 2-D ``(samples, channels)`` /
+        ``(channels, samples)``). ``sample_rate`` defaults to the model rate and must stay the
+        same until :meth:`reset` (or :meth:`flush`).
+
+        ``channels`` declares the chunk's channel count (or set :attr:`StreamOptions.channels`);
+        without it the count comes from the first chunk whose shape tells it. A chunk whose
+        layout cannot be told (both axes <= 8 and no known count) raises
+        :class:`AudioFormatError`; so does a change of channel count before :meth:`reset`.
+        """
         t0 = time.perf_counter()
         if self._finished:
             self.reset()
@@ -136,7 +148,7 @@ class Stream:
                 f"this stream was fed at {self._in_rate} Hz and now at {sr} Hz; call reset() "
                 "before changing the sample rate"
             )
-        x = to_mono_float32(chunk)
+        x = to_mono_float32(chunk, channels=channels, layout=self._layout)
         if x.size == 0:
             return
         self._samples_seen += int(x.size)

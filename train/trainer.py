@@ -4,6 +4,18 @@ Features are computed once per clip and speed factor with the model's own front 
 crops, mixes noise in, applies SpecAugment and mixup, and runs the CNN. Each epoch re-seeds every
 random generator from ``(seed, epoch)``, so a run resumed from its last checkpoint continues
 exactly as the uninterrupted run would have.
+
+Two options for function matching (:mod:`edgeemo.train.distill.function_matching`), both off by
+default (and then nothing changes, not even a random draw):
+
+* ``views`` (:class:`~edgeemo.train.views.TrainingViews`): each training clip is held as its clean
+  wave plus the teacher's ``n`` augmented views (log-mel computed once per (clip, view), no speed
+  perturbation: a view carries its own). Every epoch draws one view per clip from
+  ``(seed, epoch)``; loss terms find it in ``outputs["view"]`` (0 = clean).
+* ``label_weight``: the weight of the built-in label cross-entropy (1.0; 0 trains on the extra
+  loss terms alone).
+
+A run records both in its checkpoints (``config["train_extra"]``) and refuses to resume with others.
 """
 
 from __future__ import annotations
@@ -29,20 +41,25 @@ from .augment import AugmentConfig, add_noise_logmel, mixup_params, noise_bank, 
 from .checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
 from .config import DictConfig, set_torch_threads
 from .data import RAVDESS_LABELS, Utterance, label_indices, load_ravdess, load_waves, select
+from .frontend import FrontendConfig
 from .metrics import Scores, save_confusion_png, save_curves_png, score
-from .models.student import StudentConfig, StudentNet, count_parameters
+from .models.student import LEVEL_INVARIANT_LOG_FLOOR, StudentConfig, StudentNet, count_parameters
 from .schedule import set_scheduled_lr
 from .windows import clip_windows
 
 if TYPE_CHECKING:
     from .distributed import DistContext
+    from .views import TrainingViews
 
 log = logging.getLogger("edgeemo.train")
+
+_VIEW_STREAM = 0x7669  # the third seed word of the per-epoch view draw (views are on)
 
 #: An extra loss term: (model outputs, batch example indices, epoch) -> scalar loss.
 #: Indices index ``StudentTrainer.train_utts``. When the step used mixup, ``outputs`` also holds
 #: ``"mixup_lam"`` (0-d tensor, >= 0.5) and ``"mixup_perm"`` (partner positions within the batch):
-#: example ``b`` of the batch is ``lam * idx[b] + (1 - lam) * idx[perm[b]]``.
+#: example ``b`` of the batch is ``lam * idx[b] + (1 - lam) * idx[perm[b]]``. When the trainer has
+#: ``views``, ``outputs["view"]`` (``[B]`` int64) says which view of each clip was used (0 = clean).
 LossTerm = Callable[[dict[str, torch.Tensor], torch.Tensor, int], torch.Tensor]
 
 
@@ -75,6 +92,7 @@ class TrainConfig(DictConfig):
     embedding_dim: int = 48
     freq_bins: int = 8
     normalization: str = "global"
+    relative_floor_db: float | None = None  # level-invariant input (StudentConfig); None = off
     dropout: float = 0.1
     device: str = "cpu"  # or "cuda" / "auto" (cuda when available; not yet run on a GPU); see distributed.py
 
@@ -111,10 +129,14 @@ class EMA:
 
 #: Options that do not change what is learned: a run may resume with other values.
 _NON_RESULT_OPTIONS = ("out_dir", "data_root", "num_threads", "device")
+#: Options added later, with the value that means "as before": left out of the comparison when they
+#: have it, so runs written before the option existed still resume.
+_LATER_OPTIONS: dict[str, Any] = {"relative_floor_db": None}
 
 
 def _result_defining(train_cfg: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in train_cfg.items() if k not in _NON_RESULT_OPTIONS}
+    return {k: v for k, v in train_cfg.items()
+            if k not in _NON_RESULT_OPTIONS and not (k in _LATER_OPTIONS and v == _LATER_OPTIONS[k])}
 
 
 @torch.no_grad()
@@ -166,11 +188,20 @@ class StudentTrainer:
         utterances: Sequence[Utterance] | None = None,
         extra_losses: Sequence[LossTerm] = (),
         extra_modules: nn.Module | None = None,
+        views: TrainingViews | None = None,
+        label_weight: float = 1.0,
         progress: bool = True,
     ) -> None:
         """``extra_modules``: trainable parts of the extra losses (e.g. distillation projection
-        heads); optimised with the student and saved in the trainer state, never exported."""
+        heads); optimised with the student and saved in the trainer state, never exported.
+        ``views`` and ``label_weight``: see the module docstring."""
+        if not label_weight >= 0.0:
+            raise ConfigError(f"label_weight must be >= 0, got {label_weight}")
+        if label_weight == 0.0 and not extra_losses:
+            raise ConfigError("label_weight=0 needs extra loss terms: there would be nothing to learn")
         self.cfg = cfg
+        self.views = views
+        self.label_weight = float(label_weight)
         self.extra_modules = extra_modules
         self.out = Path(cfg.out_dir)
         self.progress = progress
@@ -193,7 +224,18 @@ class StudentTrainer:
             freq_bins=cfg.freq_bins,
             normalization=cfg.normalization,
             dropout=cfg.dropout,
+            relative_floor_db=cfg.relative_floor_db,  # needs the low absolute floor (StudentConfig checks)
+            frontend=FrontendConfig() if cfg.relative_floor_db is None else FrontendConfig(log_floor=LEVEL_INVARIANT_LOG_FLOOR),
         )
+
+    def _extra_config(self) -> dict[str, Any]:
+        """The non-default ``views`` / ``label_weight`` settings (empty for a plain run)."""
+        extra: dict[str, Any] = {}
+        if self.views is not None:
+            extra["views"] = self.views.signature()
+        if self.label_weight != 1.0:
+            extra["label_weight"] = self.label_weight
+        return json.loads(json.dumps(extra))  # as a checkpoint reads it back (lists, not tuples)
 
     # ----------------------------------------------------------------- data
     def _prepare(self) -> None:
@@ -205,16 +247,20 @@ class StudentTrainer:
         self.train_y = label_indices(self.train_utts, self.model_cfg.labels)
         self.dev_y = label_indices(self.dev_utts, self.model_cfg.labels)
         frontend = StudentNet(self.model_cfg).frontend.eval()
-        self.feats: list[list[torch.Tensor]] = []  # [clip][speed] -> [mels, frames]
+        self.feats: list[list[torch.Tensor]] = []  # [clip][speed or view] -> [mels, frames]
+
+        def logmel(w: np.ndarray) -> torch.Tensor:
+            if len(w) < window:
+                w = np.pad(w, (0, window - len(w)))
+            return frontend(torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32))[None])[0]
+
         with torch.no_grad():
-            for wave in self.train_waves:
-                per_speed = []
-                for factor in self.cfg.augment.speed_factors:
-                    w = speed_perturb(wave, factor, sr)
-                    if len(w) < window:
-                        w = np.pad(w, (0, window - len(w)))
-                    per_speed.append(frontend(torch.from_numpy(w)[None])[0])
-                self.feats.append(per_speed)
+            if self.views is not None:
+                self.feats = [[logmel(v) for v in self.views.waves(u, wave)]
+                              for u, wave in zip(self.train_utts, self._progress(self.train_waves, "views"))]
+            else:
+                for wave in self.train_waves:
+                    self.feats.append([logmel(speed_perturb(wave, f, sr)) for f in self.cfg.augment.speed_factors])
             rng = np.random.default_rng(1234)
             self.noise_feats = frontend(torch.from_numpy(noise_bank(sr * 20, rng)))
         self.n_frames = self.model_cfg.frontend.n_frames(window)
@@ -222,11 +268,25 @@ class StudentTrainer:
         weights = counts.sum() / np.maximum(counts, 1) / len(counts)
         self.class_weights = torch.tensor(weights if self.cfg.class_balance else np.ones_like(weights), dtype=torch.float32)
 
-    def _batch(self, idx: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
+    def _progress(self, items: Sequence[Any], desc: str) -> Any:
+        if not self.progress:
+            return items
+        from tqdm import tqdm
+
+        return tqdm(items, desc=desc, unit="clip", leave=False)
+
+    def _epoch_views(self, epoch: int) -> np.ndarray | None:
+        """The view of every training clip this epoch (None without views): from (seed, epoch) only."""
+        if self.views is None:
+            return None
+        rng = np.random.default_rng([self.cfg.seed, epoch, _VIEW_STREAM])
+        return rng.integers(0, self.views.n_views + 1, size=len(self.train_utts))
+
+    def _batch(self, idx: np.ndarray, rng: np.random.Generator, views: np.ndarray | None = None) -> torch.Tensor:
         aug = self.cfg.augment
         crops = []
         for i in idx:
-            feat = self.feats[i][rng.integers(len(self.feats[i]))]
+            feat = self.feats[i][views[i]] if views is not None else self.feats[i][rng.integers(len(self.feats[i]))]
             start = rng.integers(0, feat.shape[1] - self.n_frames + 1)
             crops.append(feat[:, start : start + self.n_frames])
         logmel = torch.stack(crops)
@@ -282,7 +342,8 @@ class StudentTrainer:
             has_last = False
         if has_last:
             ckpt = load_checkpoint(last_dir, with_state=True)
-            if _result_defining(ckpt.config.get("train", {})) != _result_defining(cfg.to_dict()):
+            if (_result_defining(ckpt.config.get("train", {})) != _result_defining(cfg.to_dict())
+                    or ckpt.config.get("train_extra", {}) != self._extra_config()):
                 raise ConfigError(
                     f"{last_dir} was written by a different training configuration; "
                     "use another --out folder or delete it to start afresh"
@@ -330,6 +391,7 @@ class StudentTrainer:
             if self.extra_modules is not None:
                 self.extra_modules.train()
             order = rng.permutation(len(self.train_utts))
+            epoch_views = self._epoch_views(epoch)
             losses = []
             for step in range(steps_per_epoch):
                 idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
@@ -338,7 +400,7 @@ class StudentTrainer:
                 idx = idx[ctx.rank :: ctx.world_size]
                 set_scheduled_lr(optimizer, cfg.lr, epoch * steps_per_epoch + step, total_steps,
                                  cfg.warmup_epochs * steps_per_epoch)
-                logmel = self._batch(idx, aug_rng).to(device)
+                logmel = self._batch(idx, aug_rng, epoch_views).to(device)
                 n_classes = len(self.model_cfg.labels)
                 targets = nn.functional.one_hot(torch.from_numpy(self.train_y[idx]), n_classes).float()
                 targets = targets * (1 - cfg.label_smoothing) + cfg.label_smoothing / n_classes
@@ -360,11 +422,15 @@ class StudentTrainer:
                     targets = lam * targets + (1 - lam) * targets[perm]
                 logp = torch.log_softmax(out["logits"], dim=1)
                 loss = -(targets * logp * self.class_weights).sum(dim=1).mean()
+                if self.label_weight != 1.0:
+                    loss = self.label_weight * loss
                 batch_idx = torch.from_numpy(idx)
                 if self.extra_losses:
                     term_out = dict(out)
                     if mix:
                         term_out["mixup_lam"], term_out["mixup_perm"] = torch.tensor(mix[0][0]), mix[0][1]
+                    if epoch_views is not None:
+                        term_out["view"] = torch.from_numpy(epoch_views[idx])
                     for term in self.extra_losses:
                         loss = loss + term(term_out, batch_idx, epoch)
                 optimizer.zero_grad(set_to_none=True)
@@ -428,6 +494,7 @@ class StudentTrainer:
             "epoch": epoch,
             "dev": dev.to_dict(),
             "train_speakers": sorted({u.speaker for u in self.train_utts}),
+            **({"train_extra": extra} if (extra := self._extra_config()) else {}),
         }
 
     def _finish(self, history: list[dict[str, float]], best: dict[str, Any], started: float,

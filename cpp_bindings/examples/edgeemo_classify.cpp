@@ -5,8 +5,15 @@
 // Reads each file with libsndfile (any format it knows: WAV, FLAC, OGG...), averages channels to
 // mono, and prints the clip's label and per-label scores (mean over windows). The file must be at
 // the model's sample rate: this example does not resample (use e.g. `sox in.wav -r 16000 out.wav`).
-// --json prints one JSON object per file (JSON lines). Exit status: 0 ok, 1 some file failed,
-// 2 bad usage or the model cannot be loaded.
+// --json prints one JSON object per file (JSON lines) with the field names of
+// `edgeemo classify --format jsonl` (docs/cli.md, "JSON output"): path, label, confidence, scores,
+// start_s, end_s, speech_prob, is_speech, valence, arousal; speech_prob and is_speech are null (the
+// C API has no voice-activity gate), valence/arousal are null without that head. A file that fails
+// prints "error: PATH: reason" on stderr, as the Python CLI does. Exit status: 0 ok, 1 some file
+// failed, 2 bad usage or the model cannot be loaded.
+//
+// The model: --model PATH, else $EDGEEMO_MODEL, else the bundled model where `cmake --install`
+// puts it (EDGEEMO_DEFAULT_MODEL, <prefix>/share/edgeemo/models/).
 #include "edgeemo.hpp"
 
 #include <sndfile.h>
@@ -14,6 +21,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -23,7 +31,7 @@ namespace {
 void usage(FILE* to) {
     std::fprintf(to,
                  "usage: edgeemo-classify [--model PATH] [--json] [--windows] [--threads N] [--provider P] [--max-batch N] FILE...\n"
-                 "  --model PATH    ONNX model (default: $EDGEEMO_MODEL, else %s)\n"
+                 "  --model PATH    ONNX model (default: $EDGEEMO_MODEL, else the installed %s)\n"
                  "  --json          one JSON object per file\n"
                  "  --windows       also print every window\n"
                  "  --threads N     ONNX Runtime intra-op threads (default 1; 0 = ONNX Runtime's choice)\n"
@@ -58,6 +66,43 @@ std::string num(double v) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.6g", v);
     return buf;
+}
+
+std::string opt_num(const std::optional<float>& v) { return v ? num(static_cast<double>(*v)) : "null"; }
+
+// One result with the Python SDK's field names (EmotionResult.to_dict), without the braces.
+std::string result_fields(const std::vector<std::string>& labels, const std::vector<float>& scores, size_t best,
+                          double start_s, double end_s, const std::optional<float>& valence,
+                          const std::optional<float>& arousal) {
+    std::string o = "\"label\": " + json_string(labels[best]) +
+                    ", \"confidence\": " + num(static_cast<double>(scores[best])) + ", \"scores\": {";
+    for (size_t c = 0; c < labels.size(); ++c)
+        o += (c ? ", " : "") + json_string(labels[c]) + ": " + num(static_cast<double>(scores[c]));
+    o += "}, \"start_s\": " + num(start_s) + ", \"end_s\": " + num(end_s);
+    o += ", \"speech_prob\": null, \"is_speech\": null";  // no voice-activity gate in the C API
+    return o + ", \"valence\": " + opt_num(valence) + ", \"arousal\": " + opt_num(arousal);
+}
+
+std::string clip_json(const std::string& path, const std::vector<std::string>& labels, const edgeemo::ClipResult& r,
+                      const std::vector<edgeemo::WindowResult>* windows) {
+    std::string o = "{\"path\": " + json_string(path) + ", " +
+                    result_fields(labels, r.scores, r.label_index, 0.0, r.duration_s, r.valence, r.arousal);
+    if (windows) {
+        o += ", \"windows\": [";
+        for (size_t w = 0; w < windows->size(); ++w) {
+            const edgeemo::WindowResult& x = (*windows)[w];
+            o += (w ? ", {" : "{") + result_fields(labels, x.scores, x.label_index, x.start_s, x.end_s, x.valence,
+                                                   x.arousal) + "}";
+        }
+        o += "]";
+    }
+    return o + "}";
+}
+
+bool file_exists(const std::string& path) {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (f) std::fclose(f);
+    return f != nullptr;
 }
 
 struct Audio {
@@ -96,7 +141,9 @@ Audio read_audio(const std::string& path) {
 int main(int argc, char** argv) {
     edgeemo::Config config;
     const char* env_model = std::getenv("EDGEEMO_MODEL");
-    config.model_path = env_model && *env_model ? env_model : EDGEEMO_DEFAULT_MODEL;
+    const bool env_given = env_model && *env_model;
+    config.model_path = env_given ? env_model : EDGEEMO_DEFAULT_MODEL;
+    bool model_given = env_given;
     bool json = false, windows = false;
     std::vector<std::string> files;
     for (int i = 1; i < argc; ++i) {
@@ -108,8 +155,10 @@ int main(int argc, char** argv) {
             }
             return argv[++i];
         };
-        if (a == "--model")
+        if (a == "--model") {
             config.model_path = value();
+            model_given = true;
+        }
         else if (a == "--json")
             json = true;
         else if (a == "--windows")
@@ -134,6 +183,14 @@ int main(int argc, char** argv) {
         usage(stderr);
         return 2;
     }
+    if (!model_given && !file_exists(config.model_path)) {
+        std::fprintf(stderr,
+                     "edgeemo-classify: error: no model: pass --model PATH or set EDGEEMO_MODEL (the bundled "
+                     "model is not installed at %s; `cmake --install` puts it there, and the Python package "
+                     "has it: python -c 'import edgeemo; print(edgeemo.default_model_path())')\n",
+                     config.model_path.c_str());
+        return 2;
+    }
 
     try {
         edgeemo::Recognizer rec(config);
@@ -153,25 +210,7 @@ int main(int argc, char** argv) {
                 std::vector<edgeemo::WindowResult> ws;
                 if (windows) ws = rec.classify_windows(audio.samples, rate);
                 if (json) {
-                    std::string o = "{\"file\": " + json_string(path) + ", \"label\": " +
-                                    json_string(labels[r.label_index]) +
-                                    ", \"confidence\": " + num(r.scores[r.label_index]) + ", \"scores\": {";
-                    for (size_t c = 0; c < labels.size(); ++c)
-                        o += (c ? ", " : "") + json_string(labels[c]) + ": " + num(r.scores[c]);
-                    o += "}, \"n_windows\": " + std::to_string(r.n_windows) + ", \"duration_s\": " + num(r.duration_s);
-                    if (r.valence) o += ", \"valence\": " + num(*r.valence) + ", \"arousal\": " + num(*r.arousal);
-                    if (windows) {
-                        o += ", \"windows\": [";
-                        for (size_t w = 0; w < ws.size(); ++w) {
-                            o += (w ? ", " : "") + std::string("{\"start_s\": ") + num(ws[w].start_s) +
-                                 ", \"end_s\": " + num(ws[w].end_s) + ", \"label\": " +
-                                 json_string(labels[ws[w].label_index]) + ", \"scores\": [";
-                            for (size_t c = 0; c < labels.size(); ++c) o += (c ? ", " : "") + num(ws[w].scores[c]);
-                            o += "]}";
-                        }
-                        o += "]";
-                    }
-                    std::printf("%s}\n", o.c_str());
+                    std::printf("%s\n", clip_json(path, labels, r, windows ? &ws : nullptr).c_str());
                 } else {
                     std::printf("%s: %s %.3f (%zu windows, %.2f s)\n", path.c_str(), labels[r.label_index].c_str(),
                                 static_cast<double>(r.scores[r.label_index]), r.n_windows, r.duration_s);
@@ -187,15 +226,13 @@ int main(int argc, char** argv) {
             } catch (const std::exception& e) {
                 ++failures;
                 const edgeemo::Error* ee = dynamic_cast<const edgeemo::Error*>(&e);
-                if (json)
-                    std::printf("{\"file\": %s, \"error\": %s, \"status\": %s}\n", json_string(path).c_str(),
-                                json_string(e.what()).c_str(),
-                                json_string(ee ? edgeemo_status_string(ee->status()) : "IO").c_str());
-                else
-                    std::fprintf(stderr, "edgeemo-classify: %s: %s\n", path.c_str(), e.what());
+                std::fprintf(stderr, "error: %s: %s [%s]\n", path.c_str(), e.what(),
+                             ee ? edgeemo_status_string(ee->status()) : "IO");
             }
             std::fflush(stdout);
         }
+        if (failures)
+            std::fprintf(stderr, "%d input(s) failed, %zu classified\n", failures, files.size() - static_cast<size_t>(failures));
         return failures ? 1 : 0;
     } catch (const edgeemo::Error& e) {
         std::fprintf(stderr, "edgeemo-classify: %s\n", e.what());

@@ -8,6 +8,7 @@
 #include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <set>
 #include <sstream>
@@ -592,6 +593,11 @@ double Model::run(const float* input, size_t n, float* probs, float* va) const {
         void* data = nullptr;
         check(ort().GetTensorMutableData(v, &data), EDGEEMO_STATUS_RUNTIME, "GetTensorMutableData");
         std::memcpy(dst, data, n * width * sizeof(float));
+        for (size_t k = 0; k < n * width; ++k)
+            if (!std::isfinite(dst[k]))
+                fail(EDGEEMO_STATUS_RUNTIME, std::string("model produced non-finite scores (NaN or Inf in its '") +
+                                                 name + "' output): the model file is broken; re-export it with "
+                                                 "`edgeemo export` or use another model");
     };
     copy_out(out0.get(), "probs", C, probs);
     if (i.has_valence_arousal && va) copy_out(out1.get(), "valence_arousal", 2, va);

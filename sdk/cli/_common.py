@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -34,6 +35,24 @@ def one_line(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
+def cli_text(exc: BaseException, *, verbose: bool = False) -> str:
+    """An error's message for the command line, on one line: its ``cli_message`` (``--model
+    PATH`` wording) when it has one, else its message; with ``verbose``, the third-party
+    ``detail`` (ONNX Runtime's text) follows in parentheses."""
+    cli_message = getattr(exc, "cli_message", None)
+    if not cli_message:
+        return one_line(exc)
+    detail = getattr(exc, "detail", None)
+    text = f"{cli_message} ({detail})" if verbose and detail else cli_message
+    return " ".join(text.split())
+
+
+def is_verbose() -> bool:
+    """Whether the running ``edgeemo`` command got ``--verbose`` (``False`` outside click)."""
+    ctx = click.get_current_context(silent=True)
+    return ctx is not None and _verbose(ctx)
+
+
 class EdgeEmoCliError(click.ClickException):
     """A failure shown as one ``error: ...`` line on stderr, exit code 2, no traceback."""
 
@@ -53,9 +72,10 @@ class EdgeEmoGroup(click.Group):
         try:
             return super().invoke(ctx)
         except EdgeEmoError as exc:
-            if _verbose(ctx):
+            verbose = _verbose(ctx)
+            if verbose:
                 traceback.print_exception(exc, file=sys.stderr)
-            raise EdgeEmoCliError(one_line(exc)) from exc
+            raise EdgeEmoCliError(cli_text(exc, verbose=verbose)) from exc
         except KeyboardInterrupt:
             click.echo("", err=True)
             ctx.exit(130)
@@ -71,7 +91,7 @@ def run_standalone(command: click.Command, prog_name: str, argv: Sequence[str] |
     try:
         command.main(args=list(argv) if argv is not None else None, prog_name=prog_name)
     except EdgeEmoError as exc:
-        click.echo(f"error: {one_line(exc)}", err=True)
+        click.echo(f"error: {cli_text(exc)}", err=True)
         return EXIT_ERROR
     return 0
 
@@ -79,6 +99,13 @@ def run_standalone(command: click.Command, prog_name: str, argv: Sequence[str] |
 def _verbose(ctx: click.Context) -> bool:
     obj = ctx.find_root().obj
     return bool(isinstance(obj, dict) and obj.get("verbose"))
+
+
+def file_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be read as an audio file (one line), or ``None`` for a regular file."""
+    if path.is_file():
+        return None
+    return "not a regular file" if path.exists() else "no such file or folder"
 
 
 def fail(message: str) -> EdgeEmoCliError:

@@ -21,6 +21,9 @@ import click
 from ..errors import EdgeEmoError
 from ._common import (
     EXIT_SOME_FAILED,
+    cli_text,
+    file_problem,
+    is_verbose,
     make_recognizer,
     model_option,
     one_line,
@@ -71,12 +74,8 @@ def collect_inputs(paths: Iterable[str], extensions: frozenset[str]) -> Iterator
                 yield path, f"no audio files ({', '.join(sorted(extensions))}) in this folder"
             for p in found:
                 yield p, None
-        elif path.is_file():
-            yield path, None
-        elif path.exists():
-            yield path, "not a regular file"
         else:
-            yield path, "no such file or folder"
+            yield path, file_problem(path)
 
 
 class _Writer:
@@ -150,7 +149,7 @@ def classify(
                 try:
                     res = rec.classify_file(path)
                 except EdgeEmoError as exc:
-                    problem = one_line(exc)
+                    problem = cli_text(exc, verbose=is_verbose())
                 except (OSError, RuntimeError, ValueError) as exc:  # defensive: never stop the batch
                     problem = f"{type(exc).__name__}: {one_line(exc)}"
                 else:

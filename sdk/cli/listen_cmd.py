@@ -17,8 +17,17 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..errors import MissingDependencyError
-from ._common import fail, make_recognizer, model_option, runtime_options
+from ..errors import AudioError, MissingDependencyError
+from ._common import (
+    EXIT_SOME_FAILED,
+    cli_text,
+    fail,
+    file_problem,
+    is_verbose,
+    make_recognizer,
+    model_option,
+    runtime_options,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..microphone import ListenSnapshot
@@ -124,8 +133,6 @@ def listen(
         raise fail("give --device or --input, not both")
     if input_file is not None and record is not None:
         raise fail("--record saves microphone audio; it cannot be used with --input")
-    if input_file is not None and not Path(input_file).is_file():
-        raise fail(f"audio file not found: {input_file}")
     # The model is loaded before any input stream opens.
     rec = make_recognizer(model, threads, provider)
     options = _stream_options(hop, smoothing, vad)
@@ -134,9 +141,7 @@ def listen(
     recorder = _Recorder(record) if record else None
     if input_file is not None:
         source = f"file {input_file}"
-        results = mic.stream_file(
-            input_file, rec, realtime=realtime, stream_options=options, max_seconds=seconds
-        )
+        results = _file_results(input_file, rec, realtime, options, seconds)
         get_stats: Any = lambda: None  # noqa: E731
     else:
         try:
@@ -162,6 +167,26 @@ def listen(
             get_stats = lambda: None  # noqa: E731
     n, started = _show(results, rec.labels, source, as_json, get_stats, recorder)
     _summary(n, time.monotonic() - started, get_stats())
+
+
+def _file_results(
+    input_file: str, rec: Any, realtime: bool, options: dict[str, Any], seconds: float | None
+) -> Iterator[EmotionResult]:
+    """The stream of ``--input FILE``; a file that cannot be used (missing, unreadable, shorter
+    than the model's minimum) is reported as ``classify`` reports it: ``error: PATH: reason``
+    on stderr and exit code 1."""
+    from .. import microphone as mic
+
+    problem = file_problem(Path(input_file))
+    if problem is None:
+        try:
+            return mic.stream_file(
+                input_file, rec, realtime=realtime, stream_options=options, max_seconds=seconds
+            )
+        except AudioError as exc:
+            problem = cli_text(exc, verbose=is_verbose())
+    click.echo(f"error: {input_file}: {problem}", err=True)
+    raise click.exceptions.Exit(EXIT_SOME_FAILED)
 
 
 def _first_sentence(exc: BaseException) -> str:

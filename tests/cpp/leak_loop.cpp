@@ -78,6 +78,19 @@ int main(int argc, char** argv) {
                 edgeemo_recognizer_destroy(r);
             }
         }
+        // a model whose scores are NaN: the run fails after ONNX Runtime allocated its outputs
+        {
+            std::string p = dir + "/nan_scores.onnx";
+            edgeemo_recognizer_config c = edgeemo_recognizer_default_config();
+            c.model_path = p.c_str();
+            edgeemo_recognizer* r = nullptr;
+            expect(edgeemo_recognizer_create(&c, &r), EDGEEMO_STATUS_OK, "create nan_scores");
+            if (r) {
+                expect(edgeemo_classify(r, x.data(), x.size(), 16000, scores, 8, nullptr), EDGEEMO_STATUS_RUNTIME,
+                       "classify nan_scores");
+                edgeemo_recognizer_destroy(r);
+            }
+        }
         // C++ wrapper, including a thrown and caught edgeemo::Error
         try {
             edgeemo::Recognizer rec(valid);

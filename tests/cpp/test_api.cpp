@@ -430,6 +430,22 @@ TEST_CASE(classify_errors) {
     for (int i = 0; i < 8; ++i) CHECK(a[i] == b[i]);
 }
 
+TEST_CASE(nan_scores_are_an_error) {
+    Rec rec("nan_scores");  // loads (valid metadata), but its probs are NaN for any input
+    REQUIRE(rec.r);
+    std::vector<float> x = make_audio(20000);
+    float scores[8];
+    CHECK_STATUS(edgeemo_classify(rec.r, x.data(), x.size(), 16000, scores, 8, nullptr), EDGEEMO_STATUS_RUNTIME);
+    CHECK(contains(edgeemo_last_error(), "non-finite scores"));
+    edgeemo_stream* st = nullptr;
+    CHECK_STATUS(edgeemo_stream_create(rec.r, &st), EDGEEMO_STATUS_OK);
+    edgeemo_window_info w;
+    edgeemo_status accepted = edgeemo_stream_accept(st, x.data(), x.size(), 16000);
+    edgeemo_status popped = accepted == EDGEEMO_STATUS_OK ? edgeemo_stream_pop(st, scores, 8, &w) : accepted;
+    CHECK(popped == EDGEEMO_STATUS_RUNTIME && contains(edgeemo_last_error(), "non-finite scores"));
+    edgeemo_stream_destroy(st);
+}
+
 TEST_CASE(valence_arousal) {
     Rec rec("valence_arousal");
     REQUIRE(rec.r);

@@ -157,3 +157,85 @@ def test_load_audio_errors(tmp_path: Path, test_actor_clips) -> None:
 def test_classify_file_errors(recognizer: edgeemo.Recognizer, tmp_path: Path) -> None:
     with pytest.raises(AudioFileError):
         recognizer.classify_file(tmp_path / "missing.flac")
+
+
+# -- dtypes and containers (issue: silent or misleading edges) --------------------------------
+@pytest.mark.parametrize("dtype", [">f4", "<f4", ">f8", "<f8", ">f2", "<f2", "float16", "float64"])
+def test_any_float_dtype_and_byte_order_is_converted(dtype: str) -> None:
+    values = [0.25, -0.5, 0.0, 1.0]
+    out = to_mono_float32(np.array(values, dtype=dtype))
+    assert out.dtype == np.float32 and out.dtype.isnative and out.flags.c_contiguous
+    np.testing.assert_array_equal(out, np.array(values, np.float32))
+
+
+def test_big_endian_clip_classifies_like_native(recognizer: edgeemo.Recognizer, clip) -> None:
+    wave, sr = clip
+    ref = recognizer.classify(wave, sr)
+    assert recognizer.classify(wave.astype(">f4"), sr) == ref
+    assert recognizer.classify(wave.astype(">f8"), sr).label == ref.label
+
+
+@pytest.mark.parametrize(("dtype", "full_scale"), [("int8", 128), (">i2", 32768), ("<i2", 32768),
+                                                   (">i4", 2**31), ("int32", 2**31)])
+def test_integer_pcm_is_scaled_by_its_full_range(dtype: str, full_scale: int) -> None:
+    x = np.array([-full_scale, 0, full_scale // 2], dtype=dtype)
+    np.testing.assert_allclose(to_mono_float32(x), [-1.0, 0.0, 0.5])
+
+
+def test_lists_and_tuples_of_numbers_are_sample_values(recognizer: edgeemo.Recognizer, clip) -> None:
+    """A list is not reported as 'dtype int64': numbers are sample values, converted to float32."""
+    for seq in ([0, 1, -1, 0], (0, 1, -1, 0), [0.0, 1, -1, 0]):
+        out = to_mono_float32(seq)
+        assert out.dtype == np.float32
+        np.testing.assert_array_equal(out, [0.0, 1.0, -1.0, 0.0])
+    np.testing.assert_allclose(to_mono_float32([[0.5, 0.0]] * 20), np.full(20, 0.25))  # (samples, ch)
+    wave, sr = clip
+    assert recognizer.classify(wave.tolist(), sr).label == recognizer.classify(wave, sr).label
+    recognizer.classify([0] * 8000, 16000)  # a list of ints: silence, not a dtype error
+    with pytest.raises(AudioFormatError, match="32768"):  # int16 values in a list: no guessing
+        to_mono_float32([0, 1000, -2000])
+
+
+@pytest.mark.parametrize(
+    ("wave", "match"),
+    [
+        ([True, False], "dtype bool"),
+        ([1 + 2j, 0j], "dtype complex128"),
+        (np.zeros(4, ">c8"), "dtype >c8"),
+        (["0.1", "0.2"], "not audio"),
+        ([object()], "not audio"),
+        (np.zeros(4, np.uint16), "uint16 is not supported"),
+        (np.zeros(4, ">i8"), "cast first"),
+    ],
+)
+def test_non_numeric_dtypes_still_refused(wave, match: str) -> None:
+    with pytest.raises(AudioFormatError, match=match):
+        to_mono_float32(wave)
+
+
+def test_ambiguous_2d_layout_is_an_error_not_a_guess() -> None:
+    """(2, 4) could be 2 samples of 4 channels or 4 samples of 2 channels: never guess."""
+    with pytest.raises(AudioFormatError, match=r"ambiguous.*channels=") as info:
+        to_mono_float32(np.zeros((2, 4), np.float32))
+    assert ".T" in str(info.value)
+    x = np.arange(8, dtype=np.float32).reshape(2, 4) / 10
+    np.testing.assert_allclose(to_mono_float32(x, channels=2), x.mean(axis=0))  # (channels, samples)
+    np.testing.assert_allclose(to_mono_float32(x.T, channels=2), x.mean(axis=0))  # (samples, channels)
+    np.testing.assert_allclose(to_mono_float32(x, channels=4), x.mean(axis=1))
+    with pytest.raises(AudioFormatError, match="no axis of 3 channels"):
+        to_mono_float32(x, channels=3)
+    with pytest.raises(AudioFormatError, match="channels must be an int from 1 to 8"):
+        to_mono_float32(x, channels=9)
+    with pytest.raises(AudioFormatError, match=r"reshape\(-1, 2\)"):
+        to_mono_float32(np.zeros(100, np.float32), channels=2)  # 1-D is mono, not interleaved
+    assert to_mono_float32(np.full((1, 1), 0.5, np.float32)).tolist() == [0.5]  # one sample: no doubt
+
+
+def test_tiny_stereo_file_is_too_short_not_ambiguous(recognizer: edgeemo.Recognizer, tmp_path: Path) -> None:
+    """A file's channel count is known: 4 stereo frames are 'too short', not an ambiguous layout."""
+    import soundfile as sf
+
+    path = tmp_path / "tiny.wav"
+    sf.write(path, np.full((4, 2), 0.1, np.float32), 16000)
+    with pytest.raises(AudioTooShortError, match="needs at least"):
+        recognizer.classify_file(path)

@@ -140,13 +140,24 @@ def test_info_text_and_json(valid: Path) -> None:
         ("window_mismatch", "window_samples"),
         ("format_version", "edgeemo_format"),
         ("missing_head", "valence_arousal"),
-        ("truncated", "could not load"),
-        ("not_onnx", "could not load"),
+        ("truncated", "not an ONNX model or corrupt/truncated: re-export or download it again"),
+        ("not_onnx", "not an ONNX model or corrupt/truncated: re-export or download it again"),
     ],
 )
 def test_info_bad_models_one_line(fixture_models: dict[str, Path], name: str, needle: str) -> None:
     res = invoke("info", "--model", fixture_models[name], "--json")
-    assert_one_line_error(res, needle)
+    line = assert_one_line_error(res, needle)
+    for internal in ("ONNXRuntimeError", "Protobuf", "INVALID_PROTOBUF"):  # ORT's own text
+        assert internal not in line, line
+
+
+def test_corrupt_model_verbose_keeps_one_ort_line(fixture_models: dict[str, Path]) -> None:
+    res = invoke("--verbose", "info", "--model", fixture_models["not_onnx"])
+    assert res.exit_code == 2
+    line = error_lines(res)[-1]
+    assert "not an ONNX model or corrupt/truncated" in line
+    assert line.endswith("failed:Protobuf parsing failed.)"), line  # ORT's first line, in parentheses
+    assert "[ONNXRuntimeError]" not in line
 
 
 def test_missing_model_every_command(tmp_path: Path, clips: list[Path]) -> None:
@@ -157,7 +168,17 @@ def test_missing_model_every_command(tmp_path: Path, clips: list[Path]) -> None:
         ["profile", "--model", missing, "--windows", "2"],
         ["listen", "--model", missing, "--input", clips[0]],
     ):
-        assert_one_line_error(invoke(*argv), "model file not found")
+        line = assert_one_line_error(invoke(*argv), "model file not found", "--model PATH",
+                                     "omit --model for the bundled model")
+        assert "None" not in line, line  # Python wording does not belong on the command line
+
+
+def test_missing_bundled_model_names_the_option(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import edgeemo.model as model_module
+
+    monkeypatch.setattr(model_module, "default_model_path", lambda: tmp_path / "gone.onnx")
+    line = assert_one_line_error(invoke("info"), "bundled default model", "--model PATH")
+    assert "Recognizer(" not in line, line
 
 
 def test_verbose_shows_traceback(tmp_path: Path) -> None:
@@ -266,6 +287,17 @@ def test_classify_bad_inputs_continue_and_exit_1(valid: Path, clips: list[Path],
     assert "5 input(s) failed, 2 classified" in res.stderr
 
 
+def test_classify_nan_model_fails_the_file(fixture_models: dict[str, Path], clips: list[Path]) -> None:
+    """A model whose scores are NaN must not print 'neutral nan' and exit 0."""
+    res = invoke("classify", "--model", fixture_models["nan_scores"], "--format", "jsonl", clips[0], clips[1])
+    assert res.exit_code == 1, res.output
+    assert res.stdout == ""
+    errors = error_lines(res)
+    assert len(errors) == 2 and all("produced non-finite scores" in e for e in errors), errors
+    assert errors[0].startswith(f"error: {clips[0]}: ")
+    assert "2 input(s) failed, 0 classified" in res.stderr
+
+
 def test_classify_bad_model_exit_2(fixture_models: dict[str, Path], clips: list[Path]) -> None:
     assert_one_line_error(invoke("classify", "--model", fixture_models["labels_mismatch"], clips[0]),
                           "labels")
@@ -318,7 +350,7 @@ def test_profile_frontend_prefix_splits_nodes(valid: Path) -> None:
 def test_profile_plot_without_matplotlib(valid: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
     res = invoke("profile", "--model", valid, "--windows", "3", "--plot", tmp_path / "x.png")
-    assert_one_line_error(res, "matplotlib", 'pip install "edgeemo[')
+    assert_one_line_error(res, "matplotlib", 'pip install "edgeemo[plot]"')
     assert not (tmp_path / "x.png").exists()
 
 
@@ -362,9 +394,20 @@ def test_listen_input_realtime_paces(valid: Path, clips: list[Path]) -> None:
     assert time.monotonic() - t0 >= 1.4
 
 
+def assert_input_failed(result: Result, path: Path, *needles: str) -> str:
+    """``classify``'s per-file failure: one ``error: PATH: reason`` line and exit code 1."""
+    assert result.exit_code == 1, (result.exit_code, result.output)
+    assert "Traceback" not in result.output and result.stdout == ""
+    errors = error_lines(result)
+    assert len(errors) == 1 and errors[0].startswith(f"error: {path}: "), result.stderr
+    for needle in needles:
+        assert needle in errors[0], errors[0]
+    return errors[0]
+
+
 def test_listen_bad_arguments(valid: Path, clips: list[Path], tmp_path: Path) -> None:
-    assert_one_line_error(invoke("listen", "--model", valid, "--input", tmp_path / "x.wav"),
-                          "audio file not found")
+    assert_input_failed(invoke("listen", "--model", valid, "--input", tmp_path / "x.wav"),
+                        tmp_path / "x.wav", "no such file or folder")
     assert_one_line_error(invoke("listen", "--model", valid, "--input", clips[0], "--device", "0"),
                           "not both")
     assert_one_line_error(invoke("listen", "--model", valid, "--input", clips[0], "--hop", "5"),
@@ -373,8 +416,25 @@ def test_listen_bad_arguments(valid: Path, clips: list[Path], tmp_path: Path) ->
                                  tmp_path / "r.wav"), "--record")
     corrupt = tmp_path / "c.wav"
     corrupt.write_bytes(b"garbage" * 100)
-    assert_one_line_error(invoke("listen", "--model", valid, "--input", corrupt, "--no-realtime"),
-                          "cannot read audio file")
+    assert_input_failed(invoke("listen", "--model", valid, "--input", corrupt, "--no-realtime"),
+                        corrupt, "cannot read audio file")
+
+
+@pytest.mark.parametrize("seconds", [0.06, 0.0])
+def test_listen_short_file_fails_like_classify(valid: Path, tmp_path: Path, seconds: float) -> None:
+    """A file shorter than the model's minimum: the same error line and exit code as classify,
+    not '0 result(s)' and exit 0."""
+    import soundfile as sf
+
+    short = tmp_path / "short.wav"
+    sf.write(short, np.zeros(int(seconds * 16000), np.float32), 16000)
+    classified = invoke("classify", "--model", valid, short)
+    listened = invoke("listen", "--model", valid, "--input", short, "--no-realtime", "--json")
+    line = assert_input_failed(listened, short)
+    assert classified.exit_code == listened.exit_code == 1
+    assert error_lines(classified) == [line]
+    assert ("too short" in line or "needs at least" in line or "empty" in line), line
+    assert "result(s)" not in listened.stderr
 
 
 def _no_device(monkeypatch: pytest.MonkeyPatch, message: str = "no audio input device found") -> None:
@@ -533,3 +593,26 @@ def test_live_view_render(fixture_models: dict[str, Path], clips: list[Path]) ->
     console = Console(record=True, width=100, color_system=None)
     console.print(render("file x", rec.labels, None, None, 0))
     assert "waiting for the first window" in console.export_text()
+
+
+# --------------------------------------------------------------------------- one JSON schema
+
+
+def test_json_output_follows_the_shared_schema(fixture_models: dict[str, Path], clips: list[Path],
+                                               repo_root: Path, test_module_loader) -> None:
+    """`classify --format jsonl` and `listen --json` follow docs/cli_output_schema.json, which the
+    C++ example follows too (ctest json_schema_python_equals_cpp compares the two programs)."""
+    check = test_module_loader("edgeemo_test_check_json_schema", repo_root / "tests" / "cpp" / "check_json_schema.py")
+    schema = json.loads((repo_root / "docs" / "cli_output_schema.json").read_text())
+    order = ["path", *schema["required"]]
+    for name in ("valid", "valence_arousal"):
+        res = invoke("classify", "--model", fixture_models[name], "--format", "jsonl", *clips[:2])
+        rows = [json.loads(line) for line in res.stdout.splitlines()]
+        assert len(rows) == 2
+        for row in rows:
+            assert check.schema_problems(row, schema) == [] and list(row) == order, row
+        assert (rows[0]["valence"] is None) == (name == "valid")
+    res = invoke("listen", "--model", fixture_models["valid"], "--input", clips[0], "--json", "--no-realtime")
+    windows = [json.loads(line) for line in res.stdout.splitlines()]
+    assert windows and all(check.schema_problems(w, schema) == [] for w in windows)
+    assert check.schema_problems({"path": "x", "label": "calm"}, schema)  # the check does check

@@ -158,3 +158,30 @@ def test_timings_are_per_thread(recognizer: edgeemo.Recognizer, clip) -> None:
     n = len(list(stream.results()))
     assert n > 0 and stream.timings.n_windows == n
     assert recognizer.timings is mine
+
+
+# -- a model that outputs NaN -----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def nan_recognizer(fixture_models) -> edgeemo.Recognizer:
+    return edgeemo.Recognizer(fixture_models["nan_scores"])
+
+
+def test_nan_scores_are_a_model_error(nan_recognizer: edgeemo.Recognizer, clip) -> None:
+    """NaN scores must never become a result ('neutral nan'): every entry point raises."""
+    wave, sr = clip
+    calls = {
+        "classify": lambda: nan_recognizer.classify(wave, sr),
+        "classify_batch": lambda: nan_recognizer.classify_batch(np.zeros((2, 16000), np.float32)),
+        "run_windows": lambda: nan_recognizer.run_windows(np.zeros((1, 16000), np.float32)),
+    }
+    for name, call in calls.items():
+        with pytest.raises(edgeemo.errors.ModelError, match="produced non-finite scores") as info:
+            call()
+        assert "nan_scores.onnx" in str(info.value) and "re-export" in str(info.value), name
+        assert not isinstance(info.value, edgeemo.errors.AudioError)
+    stream = nan_recognizer.create_stream(vad=False)
+    stream.accept(wave, sr)
+    with pytest.raises(edgeemo.errors.ModelError, match="non-finite"):
+        list(stream.results())
+    with pytest.raises(edgeemo.errors.ModelError, match="non-finite"):
+        list(stream.flush())

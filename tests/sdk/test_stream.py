@@ -176,3 +176,55 @@ def test_streams_are_independent(recognizer: edgeemo.Recognizer, clip) -> None:
 def stream_timing_ok(stream: edgeemo.Stream) -> bool:
     t = stream.timings
     return t.model_ms >= 0 and t.pre_ms >= 0 and isinstance(t, edgeemo.Timing)
+
+
+# -- channel layout of small chunks -----------------------------------------------------------
+def stereo_pair(wave: np.ndarray) -> np.ndarray:
+    """(2, n): the clip on the left, half of it on the right; the down-mix is 0.75 * wave."""
+    return np.stack([wave, 0.5 * wave]).astype(np.float32)
+
+
+def feed_channels_first(stream: edgeemo.Stream, stereo: np.ndarray, chunk: int, **kw) -> list:
+    out = []
+    for i in range(0, stereo.shape[1], chunk):
+        stream.accept(stereo[:, i : i + chunk], **kw)
+        out.extend(stream.results())
+    return out + list(stream.flush())
+
+
+def test_tiny_channels_first_chunks_lose_no_samples(recognizer: edgeemo.Recognizer, clip) -> None:
+    """(2, 4) chunks of a stereo signal give the results of one big chunk (were read as (4, 2))."""
+    wave, _ = clip
+    stereo = stereo_pair(wave[:24000])
+    ref = run_stream(recognizer.create_stream(), stereo, stereo.size)  # one (2, n) chunk
+    ref_mono = run_stream(recognizer.create_stream(), 0.75 * wave[:24000], 24000)
+    np.testing.assert_allclose(as_matrix(ref), as_matrix(ref_mono), atol=1e-6)
+    by_option = feed_channels_first(recognizer.create_stream(channels=2), stereo, 4)
+    by_accept = feed_channels_first(recognizer.create_stream(), stereo, 4, channels=2)
+    for got in (by_option, by_accept):
+        assert len(got) == len(ref)
+        np.testing.assert_allclose(as_matrix(got), as_matrix(ref), atol=1e-6)
+    # the first chunk tells the layout; tiny chunks after it follow it
+    stream = recognizer.create_stream()
+    stream.accept(stereo[:, :1000])
+    got = list(stream.results()) + feed_channels_first(stream, stereo[:, 1000:], 4)
+    np.testing.assert_allclose(as_matrix(got), as_matrix(ref), atol=1e-6)
+    assert stream.samples_seen == 24000  # every sample counted: none lost to a wrong layout
+
+
+def test_ambiguous_first_chunk_is_an_error(recognizer: edgeemo.Recognizer) -> None:
+    stream = recognizer.create_stream()
+    with pytest.raises(edgeemo.errors.AudioFormatError, match=r"ambiguous.*channels="):
+        stream.accept(np.zeros((2, 4), np.float32))
+    stream.accept(np.zeros((4, 2), np.float32), channels=2)  # declared: (samples, channels)
+    assert stream.samples_seen == 4
+    with pytest.raises(edgeemo.errors.AudioFormatError, match="reset"):
+        stream.accept(np.zeros((100, 1), np.float32))  # the channel count changed
+    with pytest.raises(edgeemo.errors.AudioFormatError, match="reset"):
+        stream.accept(np.zeros((100, 3), np.float32), channels=3)
+    stream.reset()
+    stream.accept(np.zeros((100, 1), np.float32))  # after reset any layout is fine
+    with pytest.raises(ConfigError, match="channels"):
+        recognizer.create_stream(channels=0)
+    with pytest.raises(ConfigError, match="channels"):
+        edgeemo.StreamOptions(channels=9)

@@ -3,10 +3,21 @@
 Input is raw 16 kHz PCM; the front end is part of the module, so the exported ONNX graph takes
 audio and returns class probabilities (and optional valence/arousal), per docs/model_contract.md.
 :func:`load_student` rebuilds one from its checkpoint folder (what evaluation and export read).
+
+Input level. Mean normalisation of the log-mel removes a constant gain only where the front end's
+absolute floor (``log(mel + 1e-6)``) plays no part; on quiet clips it does (RAVDESS speech sits
+about 45 dB above it), and a quiet noise floor fills the pauses, moving the mean. With
+``relative_floor_db`` set (off by default; the bundled model does not use it), every value below
+the window's loudest log-mel value minus that many dB is raised to it before the mean is taken
+(Whisper clamps at its maximum minus 80 dB the same way), and the front end's absolute floor must
+be far below any speech (:data:`LEVEL_INVARIANT_LOG_FLOOR`): a gain then only shifts the features,
+which the mean removes, and noise more than ``relative_floor_db`` below the peak is not seen. In
+ONNX it adds one ReduceMax, one Sub and one Max.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -19,6 +30,12 @@ from edgeemo.errors import ConfigError
 from ..checkpoint import load_checkpoint
 from ..config import DictConfig
 from ..frontend import FrontendConfig, LogMelFrontend
+
+
+#: The front end's absolute floor that ``relative_floor_db`` needs (-100 dB re 1): well below the
+#: mel power of any recorded speech, so only the relative floor decides what counts as silence.
+LEVEL_INVARIANT_LOG_FLOOR = 1e-10
+_LN10_OVER_10 = math.log(10.0) / 10.0  # dB of power -> natural-log units
 
 
 @dataclass(frozen=True)
@@ -38,7 +55,20 @@ class StudentConfig(DictConfig):
     hop_samples: int = 8000
     min_samples: int = 8000
     valence_arousal: bool = False
+    relative_floor_db: float | None = None  # see the module docstring; None = off (plain mean normalisation)
     frontend: FrontendConfig = field(default_factory=FrontendConfig)
+
+    def __post_init__(self) -> None:
+        if self.relative_floor_db is None:
+            return
+        if not 0.0 < self.relative_floor_db <= 120.0:
+            raise ConfigError(f"relative_floor_db must be in (0, 120] dB, got {self.relative_floor_db}")
+        if self.frontend.log_floor > LEVEL_INVARIANT_LOG_FLOOR:
+            raise ConfigError(
+                f"relative_floor_db needs frontend.log_floor <= {LEVEL_INVARIANT_LOG_FLOOR:g} (got "
+                f"{self.frontend.log_floor:g}): the absolute floor would decide the level of quiet clips; "
+                f"pass frontend=FrontendConfig(log_floor={LEVEL_INVARIANT_LOG_FLOOR:g})"
+            )
 
     @property
     def heads(self) -> tuple[str, ...]:
@@ -82,6 +112,9 @@ class StudentNet(nn.Module):
     def normalize(self, logmel: torch.Tensor) -> torch.Tensor:
         """``[batch, n_mels, frames]`` log-mel -> normalised ``[batch, 1, n_mels, frames]``."""
         # Both remove the recording gain (a constant in log-mel); "global" keeps the spectral tilt.
+        if self.cfg.relative_floor_db is not None:
+            top = logmel.amax(dim=(1, 2), keepdim=True)
+            logmel = torch.maximum(logmel, top - self.cfg.relative_floor_db * _LN10_OVER_10)
         dims = (1, 2) if self.cfg.normalization == "global" else (2,)
         logmel = logmel - logmel.mean(dim=dims, keepdim=True)
         return self.input_norm(logmel.unsqueeze(1))

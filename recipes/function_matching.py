@@ -1,0 +1,530 @@
+"""Function matching vs labels for the tiny student, on the five RAVDESS actor folds.
+
+    edgeemo recipe function-matching --views 4 --out docs/results/function_matching
+
+Per fold k (test = fold k, dev = fold (k + 1) % 5, train = the other three):
+
+* the teacher: a :class:`~edgeemo.train.teachers.whisper_head.WhisperTeacherHead` (audio only) on
+  the frozen Whisper encoder's cached pooled features of the training clips and their ``--views``
+  views (the cache ``recipes/whisper_teachers.py`` fills: same seeds, tag, ViewConfig and babble
+  pool, :mod:`edgeemo.train.views`); the dev fold (clean) picks its epoch, no refit;
+* each row's student trains on the training folds; the dev fold picks its epoch;
+* the test fold is scored clean and under :data:`~edgeemo.train.degrade.EVAL_CONDITIONS`: the
+  student runs on the degraded *waveforms*, regenerated with the condition seeds of the teacher
+  cache (:func:`edgeemo.train.views.condition_wave`).
+
+Rows (:data:`ROWS`): ``student_labels`` (labels, clean clips, the trainer's defaults),
+``student_labels_views`` (labels, clean clip + views), ``student_fm`` (KL to the teacher's T = 2
+outputs + embedding regression on the same view, mixup, no labels), ``student_fm_label`` (the
+same + label cross-entropy 0.5).
+
+Resumable: every finished (row, fold) is merged into ``OUT.json`` under a file lock (several
+processes may share one ``--out``, e.g. one per row), keyed by a hash of the settings; student
+runs resume inside a fold from their last checkpoint under ``--runs``. ``OUT.md``: mean ± sd over
+the folds measured, paired Δ vs ``student_labels`` (folds won), 95 % speaker-bootstrap intervals;
+``OUT.png``: UA per condition.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from edgeemo.cli._common import run_standalone
+from edgeemo.errors import ConfigError
+from edgeemo.fileio import atomic_write, atomic_write_text, sha256_file
+from edgeemo.train.config import set_torch_threads
+from edgeemo.train.data import (
+    N_FOLDS,
+    RAVDESS_LABELS,
+    Utterance,
+    find_data_root,
+    fold_split,
+    label_indices,
+    load_ravdess,
+    read_audio,
+    select,
+    subset_per_actor,
+)
+from edgeemo.train.selection import paired_delta, speaker_bootstrap, unweighted_accuracy
+
+__all__ = ["ROWS", "Row", "Settings", "function_matching_command", "run_function_matching"]
+
+REFERENCE = "student_labels"
+VIEW_AUGMENT: dict[str, Any] = {"noise_prob": 0.0}  # the views carry noise (the teacher saw them without more)
+FM_AUGMENT: dict[str, Any] = {"noise_prob": 0.0, "mixup_prob": 0.5}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One student configuration of the table."""
+
+    name: str
+    description: str
+    views: bool = False
+    fm: dict[str, Any] | None = None  # FunctionMatchingConfig fields; None = labels only
+    augment: dict[str, Any] = field(default_factory=dict)  # AugmentConfig overrides
+
+
+ROWS: tuple[Row, ...] = (
+    Row(REFERENCE, "labels only, clean clips (the trainer's defaults: speed 0.9/1/1.1, log-mel noise p 0.2)"),
+    Row("student_labels_views", "labels only, each epoch one of clean + the views per clip (no extra log-mel noise)",
+        views=True, augment=VIEW_AUGMENT),
+    Row("student_fm", ("function matching on the views: KL to the teacher's T 2 outputs + cosine regression of its "
+                       "embedding through a linear head, mixup p 0.5, no labels"),
+        views=True, fm={"label_weight": 0.0}, augment=FM_AUGMENT),
+    Row("student_fm_label", "student_fm + label cross-entropy, weight 0.5", views=True, fm={"label_weight": 0.5},
+        augment=FM_AUGMENT),
+)
+ROW_BY_NAME = {r.name: r for r in ROWS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that defines a result (its hash keys OUT.json and the run folders)."""
+
+    epochs: int = 40
+    views: int = 4
+    seed: int = 0
+    clips_per_actor: int | None = None
+    max_steps: int | None = None
+    size: str = "tiny.en"
+    teacher_epochs: int = 60
+
+    def key(self) -> str:
+        text = json.dumps(self.__dict__, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+class FoldData:
+    """The corpus, its babble pool, clip hashes and cached Whisper features (loaded on demand)."""
+
+    def __init__(self, root: Path, settings: Settings, progress: bool) -> None:
+        from edgeemo.train.views import teacher_babble_pool
+
+        all_utts = load_ravdess(root)
+        self.settings = settings
+        self.progress = progress
+        self.utts = subset_per_actor(all_utts, settings.clips_per_actor)
+        self.index = {str(u.path): i for i, u in enumerate(self.utts)}
+        self.pool = teacher_babble_pool(all_utts)  # from the whole corpus, as the teacher cache's
+        self._hash: dict[str, str] = {}
+        self._encoder: Any = None
+        self._fingerprint: str | None = None
+
+    def split(self, fold: int) -> tuple[list[Utterance], list[Utterance], list[Utterance]]:
+        train_folds, dev_fold, test_fold = fold_split(fold)
+        return (select(self.utts, folds=train_folds), select(self.utts, folds=[dev_fold]),
+                select(self.utts, folds=[test_fold]))
+
+    def clip_hash(self, utt: Utterance) -> str:
+        key = str(utt.path)
+        if key not in self._hash:
+            self._hash[key] = sha256_file(utt.path)
+        return self._hash[key]
+
+    # ------------------------------------------------------------ Whisper features
+    def _features(self, utts: Sequence[Utterance], view_seed: int | None, tag: str,
+                  make: Any) -> np.ndarray:
+        """``[N, L, D]`` cached features of one view (seed) of ``utts``; the encoder is loaded
+        once, and only when a clip is missing from the cache."""
+        from edgeemo.train.teachers.whisper import (
+            load_whisper_encoder,
+            weights_fingerprint,
+        )
+        from edgeemo.train.teachers.whisper_features import (
+            feature_folder,
+            whisper_features,
+        )
+
+        if self._fingerprint is None:
+            self._fingerprint = weights_fingerprint(size=self.settings.size)
+        folder = feature_folder(self._fingerprint, view_seed=view_seed, view_tag=tag)
+        if self._encoder is None and any(not (folder / f"{self.clip_hash(u)}.npy").is_file() for u in utts):
+            self._encoder = load_whisper_encoder(size=self.settings.size)
+        out: np.ndarray | None = None
+        for spk in sorted({u.speaker for u in utts}):
+            rows = [i for i, u in enumerate(utts) if u.speaker == spk]
+            group = [utts[i] for i in rows]
+            kwargs = {} if view_seed is None else {"views": make(spk), "view_seed": view_seed, "view_tag": tag}
+            feats = whisper_features(group, encoder=self._encoder, size=self.settings.size, progress=False, **kwargs)
+            if out is None:
+                out = np.zeros((len(utts), *feats.shape[1:]), np.float32)
+            out[rows] = feats
+        assert out is not None
+        return out
+
+    def view_features(self, utts: Sequence[Utterance], n_views: int) -> np.ndarray:
+        """``[N, n_views + 1, L, D]``: the clean clip, then views 1..n (the teacher cache's)."""
+        from edgeemo.train.views import TRAIN_VIEW_TAG, view_function
+
+        per_view = [self._features(utts, None, "clean", None)]
+        per_view += [self._features(utts, s, TRAIN_VIEW_TAG, lambda spk: view_function(self.pool, spk))
+                     for s in range(1, n_views + 1)]
+        return np.stack(per_view, axis=1)
+
+    def condition_features(self, utts: Sequence[Utterance], name: str) -> np.ndarray:
+        from edgeemo.train.views import (
+            condition_function,
+            condition_seed,
+            condition_tag,
+        )
+
+        if name == "clean":
+            return self._features(utts, None, "clean", None)
+        return self._features(utts, condition_seed(name), condition_tag(name),
+                              lambda spk: condition_function(name, self.pool, spk))
+
+    def condition_waves(self, utts: Sequence[Utterance], name: str) -> list[np.ndarray]:
+        """The test clips under condition ``name`` (16 kHz waves), as the teacher cache degraded them."""
+        from edgeemo.train.views import condition_wave
+
+        return [condition_wave(u, read_audio(u.path), name, self.pool, self.clip_hash(u)) for u in utts]
+
+
+class Teacher:
+    """The fold's Whisper teacher head (audio only), fitted once per process and fold."""
+
+    def __init__(self, data: FoldData, fold: int) -> None:
+        from edgeemo.train.teachers.whisper_head import (
+            HeadData,
+            HeadTrainConfig,
+            WhisperHeadConfig,
+            fit_whisper_head,
+        )
+
+        s = data.settings
+        t0 = time.perf_counter()
+        train, dev, _ = data.split(fold)
+        self.train = train
+        self.features = data.view_features(train, s.views)  # [N, V + 1, L, D]
+        n, v = self.features.shape[:2]
+        y_train = label_indices(train, RAVDESS_LABELS)
+        rows = HeadData(features=self.features.reshape(n * v, *self.features.shape[2:]),
+                        labels=np.repeat(y_train, v))
+        dev_data = HeadData(features=data.condition_features(dev, "clean"), labels=label_indices(dev, RAVDESS_LABELS))
+        cfg = WhisperHeadConfig(n_layers=self.features.shape[2], feature_dim=self.features.shape[3],
+                                n_classes=len(RAVDESS_LABELS))
+        self.head, history = fit_whisper_head(rows, dev_data, cfg, HeadTrainConfig(seed=s.seed, epochs=s.teacher_epochs))
+        best = max(history, key=lambda h: h["dev_ua"])
+        self.record: dict[str, Any] = {"best_epoch": best["epoch"], "dev_ua": 100 * best["dev_ua"]}
+        self.seconds = time.perf_counter() - t0
+
+    def score(self, data: FoldData, fold: int, conditions: Sequence[str]) -> dict[str, float]:
+        """Test UA % of the teacher per condition (its features come from the cache)."""
+        from edgeemo.train.teachers.whisper_head import HeadData, predict_proba
+
+        _, _, test = data.split(fold)
+        y = label_indices(test, RAVDESS_LABELS)
+        out = {}
+        for name in conditions:
+            probs = predict_proba(self.head, HeadData(features=data.condition_features(test, name), labels=y))
+            out[name] = 100 * unweighted_accuracy(y, probs.argmax(1), len(RAVDESS_LABELS))
+        return out
+
+
+def _train_config(row: Row, fold: int, s: Settings, run_dir: Path, threads: int) -> Any:
+    from edgeemo.train.trainer import TrainConfig
+
+    train_folds, dev_fold, _ = fold_split(fold)
+    return TrainConfig.from_dict({
+        "out_dir": str(run_dir), "train_folds": list(train_folds), "dev_folds": [dev_fold], "epochs": s.epochs,
+        "seed": s.seed, "num_threads": threads, "max_steps_per_epoch": s.max_steps, "augment": dict(row.augment),
+    })
+
+
+def run_fold(row: Row, fold: int, data: FoldData, *, runs: Path, threads: int,
+             teachers: dict[int, Teacher], conditions: Sequence[str]) -> dict[str, Any]:
+    """Train ``row``'s student on ``fold`` and score its test fold under every condition."""
+    from edgeemo.train.distill.function_matching import (
+        FunctionMatchingConfig,
+        function_matching_trainer,
+        whisper_view_targets,
+    )
+    from edgeemo.train.models.student import load_student
+    from edgeemo.train.trainer import StudentTrainer, predict_clips
+    from edgeemo.train.views import TrainingViews, ViewSet
+
+    s = data.settings
+    t0 = time.perf_counter()
+    train, dev, test = data.split(fold)
+    cfg = _train_config(row, fold, s, runs / s.key() / row.name / f"fold{fold}", threads)
+    views = TrainingViews(ViewSet(s.views), data.pool) if row.views else None
+    out: dict[str, Any] = {"fold": fold}
+    if row.fm is not None:
+        if fold not in teachers:
+            teachers[fold] = Teacher(data, fold)
+        teacher = teachers[fold]
+        targets = whisper_view_targets(teacher.head, teacher.features, teacher.train)
+        trainer = function_matching_trainer(cfg, FunctionMatchingConfig.from_dict(row.fm), targets, train + dev, views,
+                                            progress=data.progress)
+        out["teacher"] = {**teacher.record, "test_ua": teacher.score(data, fold, conditions),
+                          "seconds": round(teacher.seconds, 1)}
+    else:
+        trainer = StudentTrainer(cfg, utterances=train + dev, views=views, progress=data.progress)
+    result = trainer.fit()
+    model, _ = load_student(result.best_dir)
+    y = label_indices(test, RAVDESS_LABELS)
+    out["test_index"] = [data.index[str(u.path)] for u in test]
+    out["pred"] = {name: predict_clips(model, data.condition_waves(test, name)).argmax(1).tolist() for name in conditions}
+    out["ua"] = {name: 100 * unweighted_accuracy(y, np.array(p), len(RAVDESS_LABELS)) for name, p in out["pred"].items()}
+    out["dev_ua"] = 100 * result.dev.ua
+    out["best_epoch"] = result.best_epoch
+    out["train_seconds"] = round(result.seconds, 1)
+    out["seconds"] = round(time.perf_counter() - t0, 1)
+    return out
+
+
+# ---------------------------------------------------------------- state (several writers)
+
+
+@contextlib.contextmanager
+def _locked(state_path: Path) -> Iterator[dict[str, Any]]:
+    """The state on disk, under an exclusive lock; written back when the block ends."""
+    import fcntl
+
+    state_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(state_path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        state = json.loads(state_path.read_text()) if state_path.is_file() else {}
+        yield state
+        atomic_write_text(state_path, json.dumps(state))
+
+
+def _store(state_path: Path, settings: Settings, row: str, fold: int, result: dict[str, Any]) -> None:
+    with _locked(state_path) as state:
+        entry = state.setdefault("runs", {}).setdefault(settings.key(), {"settings": settings.__dict__, "results": {}})
+        entry["results"].setdefault(row, {})[str(fold)] = result
+
+
+def _load(state_path: Path, settings: Settings) -> dict[str, dict[int, dict[str, Any]]]:
+    if not state_path.is_file():
+        return {}
+    entry = json.loads(state_path.read_text()).get("runs", {}).get(settings.key(), {})
+    return {r: {int(k): v for k, v in per.items()} for r, per in entry.get("results", {}).items()}
+
+
+# ---------------------------------------------------------------- report
+
+
+def summarize(results: dict[str, dict[int, dict[str, Any]]], y: np.ndarray, speakers: np.ndarray,
+              conditions: Sequence[str]) -> dict[str, Any]:
+    """Per row over the folds it has: mean ± sd UA per condition, paired Δ vs the reference
+    (clean and mean degraded) and speaker-bootstrap intervals on the pooled test predictions."""
+    n_classes = len(RAVDESS_LABELS)
+    degraded = [c for c in conditions if c != "clean"]
+
+    def pooled(per_fold: dict[int, dict[str, Any]], folds: Sequence[int], cond: str) -> tuple[np.ndarray, np.ndarray]:
+        index = np.concatenate([per_fold[k]["test_index"] for k in folds])
+        return index, np.concatenate([per_fold[k]["pred"][cond] for k in folds])
+
+    summary: dict[str, Any] = {}
+    ref = results.get(REFERENCE, {})
+    for row in ROWS:
+        per_fold = results.get(row.name, {})
+        if not per_fold:
+            continue
+        folds = sorted(per_fold)
+        s: dict[str, Any] = {"folds": folds, "ua": {}, "ua_sd": {}}
+        for cond in conditions:
+            vals = np.array([per_fold[k]["ua"][cond] for k in folds])
+            s["ua"][cond] = float(vals.mean())
+            s["ua_sd"][cond] = float(vals.std(ddof=1)) if len(vals) > 1 else None
+        mean_deg = {k: float(np.mean([per_fold[k]["ua"][c] for c in degraded])) for k in folds} if degraded else {}
+        s["mean_degraded"] = float(np.mean(list(mean_deg.values()))) if mean_deg else None
+        s["seconds"] = float(np.mean([per_fold[k]["seconds"] for k in folds]))
+        s["dev_ua"] = float(np.mean([per_fold[k]["dev_ua"] for k in folds]))
+        teacher = [per_fold[k]["teacher"] for k in folds if "teacher" in per_fold[k]]
+        if teacher:
+            s["teacher_ua"] = {c: float(np.mean([t["test_ua"][c] for t in teacher])) for c in conditions}
+        index, pred = pooled(per_fold, folds, "clean")
+        s["interval_clean"] = speaker_bootstrap(y[index], [pred], speakers[index], n_classes).to_dict()
+        shared = sorted(set(folds) & set(ref))
+        if row.name != REFERENCE and shared:
+            s["delta"] = paired_delta({k: per_fold[k]["ua"]["clean"] for k in shared},
+                                      {k: ref[k]["ua"]["clean"] for k in shared}).to_dict()
+            if degraded:
+                ref_deg = {k: float(np.mean([ref[k]["ua"][c] for c in degraded])) for k in shared}
+                s["delta_degraded"] = paired_delta({k: mean_deg[k] for k in shared}, ref_deg).to_dict()
+            index, pred = pooled(per_fold, shared, "clean")
+            ref_index, ref_pred = pooled(ref, shared, "clean")
+            if not np.array_equal(index, ref_index):
+                raise ConfigError(f"{row.name} and {REFERENCE} were scored on different test clips")
+            s["delta_interval"] = speaker_bootstrap(y[index], [pred, ref_pred], speakers[index], n_classes).to_dict()
+        summary[row.name] = s
+    return summary
+
+
+def _pm(mean: float, sd: float | None) -> str:
+    return f"{mean:.1f}" if sd is None else f"{mean:.1f} ± {sd:.1f}"
+
+
+def _delta(d: dict[str, Any] | None) -> str:
+    if d is None:
+        return "–"
+    sd = "" if d["sd"] is None else f" ± {d['sd']:.1f}"
+    return f"{d['mean']:+.1f}{sd} ({d['won']}/{len(d['folds'])})"
+
+
+def _interval(ci: dict[str, Any] | None) -> str:
+    return "–" if ci is None else f"[{ci['low']:+.1f}, {ci['high']:+.1f}]"
+
+
+def render_markdown(summary: dict[str, Any], conditions: Sequence[str], meta: dict[str, Any]) -> str:
+    degraded = [c for c in conditions if c != "clean"]
+    lines = [
+        "# Function matching vs labels: the tiny student on the actor folds, clean and degraded",
+        "",
+        f"Written by `edgeemo recipe function-matching {meta['command']}`. Student: the trainer's defaults "
+        f"({meta['epochs']} epochs, dev fold picks the epoch); teacher: a Whisper {meta['size']} head (audio only) on "
+        f"the training clips + {meta['views']} views each, dev picks its epoch. Out-of-fold test UA % (macro recall); "
+        "mean ± sd over the folds measured (`folds`). `Δ`: paired per-fold difference vs `student_labels` "
+        "(folds won); `95 % CI`: bootstrap over the speakers of the pooled test predictions of those folds.",
+        "",
+        "| row | folds | clean | 95 % CI | Δ clean vs student_labels | 95 % CI of Δ | mean of degraded | "
+        "Δ degraded | dev UA | minutes / fold |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, s in summary.items():
+        ci, dci = s["interval_clean"], s.get("delta_interval")
+        deg = "–" if s["mean_degraded"] is None else f"{s['mean_degraded']:.1f}"
+        lines.append(
+            f"| {name} | {','.join(map(str, s['folds']))} | {_pm(s['ua']['clean'], s['ua_sd']['clean'])} | "
+            f"[{ci['low']:.1f}, {ci['high']:.1f}] | {_delta(s.get('delta'))} | "
+            f"{_interval(dci)} | {deg} | "
+            f"{_delta(s.get('delta_degraded'))} | {s['dev_ua']:.1f} | {s['seconds'] / 60:.1f} |"
+        )
+    if degraded:
+        lines += ["", "Per condition (mean over the folds measured):", "",
+                  "| row | " + " | ".join(degraded) + " |", "|---|" + "---|" * len(degraded)]
+        for name, s in summary.items():
+            lines.append(f"| {name} | " + " | ".join(f"{s['ua'][c]:.1f}" for c in degraded) + " |")
+    teachers = {n: s["teacher_ua"] for n, s in summary.items() if "teacher_ua" in s}
+    if teachers:
+        name, t = next(iter(teachers.items()))
+        lines += ["", f"The Whisper teacher head itself on the same test clips (folds of `{name}`): clean "
+                  f"{t['clean']:.1f}" + "".join(f", {c} {t[c]:.1f}" for c in degraded) + "."]
+    lines += ["", "Rows:", ""] + [f"- `{r.name}`: {r.description}" for r in ROWS if r.name in summary]
+    return "\n".join(lines) + "\n"
+
+
+def render_plot(summary: dict[str, Any], conditions: Sequence[str], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(summary)
+    x = np.arange(len(conditions))
+    width = 0.8 / max(len(names), 1)
+    fig, ax = plt.subplots(figsize=(12, 4.5))
+    for i, name in enumerate(names):
+        ax.bar(x + i * width, [summary[name]["ua"][c] for c in conditions], width, label=name)
+    ax.set_xticks(x + 0.4 - width / 2, conditions, rotation=20, ha="right")
+    ax.set_ylabel("test UA %")
+    ax.set_ylim(0, 100)
+    ax.axhline(100 / len(RAVDESS_LABELS), color="grey", lw=0.8, ls=":")
+    ax.legend(fontsize=8, ncol=2)
+    ax.set_title("Tiny student: labels vs function matching (actor folds; clean and degraded test audio)")
+    fig.tight_layout()
+    atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=110))
+    plt.close(fig)
+
+
+def write_report(out: Path, settings: Settings, command: str, data: str | None = None) -> dict[str, Any]:
+    """Summarise what OUT.json holds for ``settings`` into OUT.md and OUT.png (under the lock)."""
+    from edgeemo.train.degrade import EVAL_CONDITIONS
+
+    state_path = out.with_suffix(".json")
+    data_utts = subset_per_actor(load_ravdess(find_data_root(data)), settings.clips_per_actor)
+    y = label_indices(data_utts, RAVDESS_LABELS)
+    speakers = np.array([u.speaker for u in data_utts])
+    conditions = list(EVAL_CONDITIONS)
+    with _locked(state_path) as state:
+        entry = state.get("runs", {}).get(settings.key(), {})
+        results = {r: {int(k): v for k, v in per.items()} for r, per in entry.get("results", {}).items()}
+        summary = summarize(results, y, speakers, conditions)
+        if entry:
+            entry["summary"] = summary
+        if summary:
+            meta = {**settings.__dict__, "command": command}
+            atomic_write_text(out.with_suffix(".md"), render_markdown(summary, conditions, meta))
+            render_plot(summary, conditions, out.with_suffix(".png"))
+    return summary
+
+
+def run_function_matching(out: Path, settings: Settings, *, rows: Sequence[str] | None = None,
+                          folds: Sequence[int] = tuple(range(N_FOLDS)), runs: Path = Path("runs/function_matching"),
+                          threads: int = 1, data: str | None = None, progress: bool = True,
+                          command: str = "") -> dict[str, Any]:
+    """Run every requested (row, fold) not yet in OUT.json, then write the report."""
+    from edgeemo.train.degrade import EVAL_CONDITIONS
+
+    names = list(rows) if rows else [r.name for r in ROWS]
+    unknown = [n for n in names if n not in ROW_BY_NAME]
+    if unknown:
+        raise ConfigError(f"unknown row(s) {unknown}; known: {[r.name for r in ROWS]}")
+    bad = [k for k in folds if not 0 <= k < N_FOLDS]
+    if bad:
+        raise ConfigError(f"folds must be in 0..{N_FOLDS - 1}, got {bad}")
+    set_torch_threads(threads)
+    state_path = out.with_suffix(".json")
+    fold_data = FoldData(find_data_root(data), settings, progress)
+    teachers: dict[int, Teacher] = {}
+    conditions = list(EVAL_CONDITIONS)
+    for name in names:
+        for k in folds:
+            if k in _load(state_path, settings).get(name, {}):
+                continue
+            result = run_fold(ROW_BY_NAME[name], k, fold_data, runs=Path(runs), threads=threads,
+                              teachers=teachers, conditions=conditions)
+            _store(state_path, settings, name, k, result)
+            click.echo(f"{name} fold {k}: clean UA {result['ua']['clean']:.1f}, dev {result['dev_ua']:.1f} "
+                       f"(epoch {result['best_epoch']}, {result['seconds'] / 60:.1f} min)", err=True)
+    return write_report(out, settings, command, data)
+
+
+@click.command("function-matching")
+@click.option("--out", default="docs/results/function_matching", show_default=True,
+              help="Report stem: writes OUT.json, OUT.md and OUT.png (shared safely by parallel runs).")
+@click.option("--epochs", type=click.IntRange(min=1), default=40, show_default=True, help="Student epochs.")
+@click.option("--views", "n_views", type=click.IntRange(min=0), default=4, show_default=True,
+              help="Augmented views per training clip (the Whisper teacher cache's view seeds 1..N).")
+@click.option("--folds", default="0,1,2,3,4", show_default=True, help="Comma-separated outer folds.")
+@click.option("--rows", default=None, help="Comma-separated subset of: " + ", ".join(r.name for r in ROWS))
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="torch CPU threads.")
+@click.option("--clips-per-actor", type=click.IntRange(min=1), default=None,
+              help="Smoke runs: at most this many clips per actor.")
+@click.option("--max-steps", type=click.IntRange(min=1), default=None, help="Smoke runs: student steps per epoch.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--runs", default="runs/function_matching", show_default=True, help="Student checkpoints (resumable).")
+@click.option("--data", default=None, help="Data root holding ravdess/.")
+@click.option("--no-progress", is_flag=True, help="No progress bars.")
+def function_matching_command(out: str, epochs: int, n_views: int, folds: str, rows: str | None, threads: int,
+                              clips_per_actor: int | None, max_steps: int | None, seed: int, runs: str,
+                              data: str | None, no_progress: bool) -> None:
+    """Students on the actor folds: labels vs function matching with a Whisper teacher (resumable)."""
+    settings = Settings(epochs=epochs, views=n_views, seed=seed, clips_per_actor=clips_per_actor, max_steps=max_steps)
+    command = f"--epochs {epochs} --views {n_views}" + (f" --clips-per-actor {clips_per_actor}" if clips_per_actor else "")
+    summary = run_function_matching(
+        Path(out), settings, rows=rows.split(",") if rows else None, folds=[int(f) for f in folds.split(",")],
+        runs=Path(runs), threads=threads, data=data, progress=not no_progress, command=command,
+    )
+    for name, s in summary.items():
+        d = s.get("delta")
+        click.echo(f"{name}: clean {s['ua']['clean']:.1f} on folds {s['folds']}"
+                   + ("" if d is None else f"; Δ vs {REFERENCE} {d['mean']:+.1f} ({d['won']}/{len(d['folds'])})"))
+    click.echo(f"wrote {Path(out).with_suffix('.md')}, .json and .png")
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_standalone(function_matching_command, "python -m edgeemo.recipes.function_matching"))

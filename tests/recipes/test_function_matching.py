@@ -1,0 +1,82 @@
+"""The function-matching recipe's plumbing: summary over partial folds, two writers, the report, the CLI."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+fm = pytest.importorskip("edgeemo.recipes.function_matching", reason="needs the [train] extra")
+
+CONDITIONS = ["clean", "floor_-50dBFS", "telephone_8k"]
+
+
+def _fake_results(rng: np.random.Generator, folds=(0, 1), rows=("student_labels", "student_fm"), per_fold: int = 16):
+    """Predictions on ``per_fold`` clips of each fold (4 speakers each); student_fm is more often right."""
+    n = 5 * per_fold
+    y = rng.integers(0, 8, size=n)
+    speakers = np.array([f"s{(i // per_fold) * 4 + i % 4}" for i in range(n)])
+    results: dict[str, dict[int, dict]] = {}
+    for r, name in enumerate(rows):
+        for k in folds:
+            index = np.arange(k * per_fold, (k + 1) * per_fold)
+            pred = {}
+            for c, cond in enumerate(CONDITIONS):
+                right = rng.random(per_fold) < 0.5 + 0.2 * r - 0.1 * c
+                pred[cond] = np.where(right, y[index], (y[index] + 1) % 8).tolist()
+            ua = {c: 100 * fm.unweighted_accuracy(y[index], np.array(p), 8) for c, p in pred.items()}
+            results.setdefault(name, {})[k] = {"fold": k, "test_index": index.tolist(), "pred": pred, "ua": ua,
+                                               "dev_ua": 50.0, "best_epoch": 3, "seconds": 60.0,
+                                               **({"teacher": {"test_ua": {c: 70.0 for c in CONDITIONS}}}
+                                                  if name != "student_labels" else {})}
+    return results, y, speakers
+
+
+def test_summary_over_the_folds_measured_and_the_report(tmp_path: Path):
+    results, y, speakers = _fake_results(np.random.default_rng(0))
+    summary = fm.summarize(results, y, speakers, CONDITIONS)
+    assert list(summary) == ["student_labels", "student_fm"]
+    s = summary["student_fm"]
+    assert s["folds"] == [0, 1] and tuple(s["delta"]["folds"]) == (0, 1)
+    assert s["delta"]["mean"] == pytest.approx(s["ua"]["clean"] - summary["student_labels"]["ua"]["clean"])
+    assert s["delta_interval"]["low"] <= s["delta_interval"]["estimate"] <= s["delta_interval"]["high"]
+    assert "delta" not in summary["student_labels"] and s["teacher_ua"]["clean"] == 70.0
+    text = fm.render_markdown(summary, CONDITIONS, {"epochs": 40, "views": 4, "size": "tiny.en", "command": "--x"})
+    assert "| student_fm | 0,1 |" in text and "telephone_8k" in text and "teacher head itself" in text
+    fm.render_plot(summary, CONDITIONS, tmp_path / "p.png")
+    assert (tmp_path / "p.png").stat().st_size > 1000
+    one, _, _ = _fake_results(np.random.default_rng(1), folds=(0,))
+    assert fm.summarize(one, y, speakers, CONDITIONS)["student_fm"]["ua_sd"]["clean"] is None  # one fold: no sd
+
+
+def _writer(path: str, row: str, n: int) -> None:
+    settings = fm.Settings(epochs=2)
+    for k in range(n):
+        fm._store(Path(path), settings, row, k, {"fold": k, "row": row})
+
+
+def test_two_processes_share_one_state_file(tmp_path: Path):
+    path = tmp_path / "out.json"
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_writer, args=(str(path), row, 25)) for row in ("student_labels", "student_fm")]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert all(p.exitcode == 0 for p in procs)
+    got = fm._load(path, fm.Settings(epochs=2))
+    assert {r: sorted(v) for r, v in got.items()} == {"student_labels": list(range(25)), "student_fm": list(range(25))}
+    assert fm._load(path, fm.Settings(epochs=3)) == {}  # other settings never mix
+
+
+def test_rows_and_the_cli_mount():
+    from edgeemo.recipes.cli import RECIPE_COMMANDS
+
+    assert [r.name for r in fm.ROWS] == ["student_labels", "student_labels_views", "student_fm", "student_fm_label"]
+    assert fm.ROW_BY_NAME["student_fm"].fm == {"label_weight": 0.0}
+    assert fm.ROW_BY_NAME["student_fm_label"].fm == {"label_weight": 0.5}
+    assert "function-matching" in RECIPE_COMMANDS
+    with pytest.raises(fm.ConfigError, match="unknown row"):
+        fm.run_function_matching(Path("/nonexistent/x"), fm.Settings(), rows=["student_kd"])
