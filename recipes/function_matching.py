@@ -38,10 +38,9 @@ from typing import Any
 
 import click
 import numpy as np
-
 from edgeemo.cli._common import run_standalone
 from edgeemo.errors import ConfigError
-from edgeemo.fileio import atomic_write, atomic_write_text, sha256_file
+from edgeemo.fileio import atomic_write_text, sha256_file
 from edgeemo.train.config import set_torch_threads
 from edgeemo.train.data import (
     N_FOLDS,
@@ -56,6 +55,8 @@ from edgeemo.train.data import (
     subset_per_actor,
 )
 from edgeemo.train.selection import paired_delta, speaker_bootstrap, unweighted_accuracy
+
+from .report import plot_conditions, read_state
 
 __all__ = ["ROWS", "Row", "Settings", "function_matching_command", "run_function_matching"]
 
@@ -295,7 +296,7 @@ def _locked(state_path: Path) -> Iterator[dict[str, Any]]:
     state_path.parent.mkdir(parents=True, exist_ok=True)
     with open(state_path.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        state = json.loads(state_path.read_text()) if state_path.is_file() else {}
+        state = read_state(state_path)
         yield state
         atomic_write_text(state_path, json.dumps(state))
 
@@ -309,7 +310,7 @@ def _store(state_path: Path, settings: Settings, row: str, fold: int, result: di
 def _load(state_path: Path, settings: Settings) -> dict[str, dict[int, dict[str, Any]]]:
     if not state_path.is_file():
         return {}
-    entry = json.loads(state_path.read_text()).get("runs", {}).get(settings.key(), {})
+    entry = read_state(state_path).get("runs", {}).get(settings.key(), {})
     return {r: {int(k): v for k, v in per.items()} for r, per in entry.get("results", {}).items()}
 
 
@@ -418,26 +419,8 @@ def render_markdown(summary: dict[str, Any], conditions: Sequence[str], meta: di
 
 
 def render_plot(summary: dict[str, Any], conditions: Sequence[str], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = list(summary)
-    x = np.arange(len(conditions))
-    width = 0.8 / max(len(names), 1)
-    fig, ax = plt.subplots(figsize=(12, 4.5))
-    for i, name in enumerate(names):
-        ax.bar(x + i * width, [summary[name]["ua"][c] for c in conditions], width, label=name)
-    ax.set_xticks(x + 0.4 - width / 2, conditions, rotation=20, ha="right")
-    ax.set_ylabel("test UA %")
-    ax.set_ylim(0, 100)
-    ax.axhline(100 / len(RAVDESS_LABELS), color="grey", lw=0.8, ls=":")
-    ax.legend(fontsize=8, ncol=2)
-    ax.set_title("Tiny student: labels vs function matching (actor folds; clean and degraded test audio)")
-    fig.tight_layout()
-    atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=110))
-    plt.close(fig)
+    plot_conditions(summary, conditions, path, title="Tiny student: labels vs function matching (actor folds; clean and degraded test audio)",
+                    ylabel="test UA %", n_classes=len(RAVDESS_LABELS), legend_columns=2)
 
 
 def write_report(out: Path, settings: Settings, command: str, data: str | None = None) -> dict[str, Any]:

@@ -35,13 +35,21 @@ from typing import Any
 
 import click
 import numpy as np
-
 from edgeemo.cli._common import run_standalone
 from edgeemo.errors import ConfigError
-from edgeemo.fileio import atomic_write, atomic_write_text
+from edgeemo.fileio import atomic_write_text
 from edgeemo.train.config import set_torch_threads
-from edgeemo.train.data import N_FOLDS, RAVDESS_LABELS, Utterance, find_data_root, fold_split, load_ravdess
+from edgeemo.train.data import (
+    N_FOLDS,
+    RAVDESS_LABELS,
+    Utterance,
+    find_data_root,
+    fold_split,
+    load_ravdess,
+)
 from edgeemo.train.selection import paired_delta, speaker_bootstrap, unweighted_accuracy
+
+from .report import plot_conditions, read_state
 
 __all__ = ["ROWS", "FeatureBank", "run_whisper_teachers", "whisper_teachers_command"]
 
@@ -263,26 +271,8 @@ def _markdown(summary: dict[str, Any], conditions: Sequence[str], meta: dict[str
 
 
 def _plot(summary: dict[str, Any], conditions: Sequence[str], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = list(summary)
-    x = np.arange(len(conditions))
-    width = 0.8 / max(len(names), 1)
-    fig, ax = plt.subplots(figsize=(12, 4.5))
-    for i, name in enumerate(names):
-        ax.bar(x + i * width, [summary[name]["ua"][c] for c in conditions], width, label=name)
-    ax.set_xticks(x + 0.4 - width / 2, conditions, rotation=20, ha="right")
-    ax.set_ylabel("out-of-fold UA %")
-    ax.set_ylim(0, 100)
-    ax.axhline(100 / len(RAVDESS_LABELS), color="grey", lw=0.8, ls=":")
-    ax.legend(fontsize=8, ncol=3)
-    ax.set_title("Whisper teachers, five actor folds: clean and degraded test audio")
-    fig.tight_layout()
-    atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=110))
-    plt.close(fig)
+    plot_conditions(summary, conditions, path, title="Whisper teachers, five actor folds: clean and degraded test audio",
+                    ylabel="out-of-fold UA %", n_classes=len(RAVDESS_LABELS), legend_columns=3)
 
 
 def run_whisper_teachers(out: Path, *, size: str = "tiny.en", n_views: int = 4, rows: Sequence[str] | None = None,
@@ -301,7 +291,7 @@ def run_whisper_teachers(out: Path, *, size: str = "tiny.en", n_views: int = 4, 
     utts = load_ravdess(root)
     settings = {"size": size, "views": n_views, "seed": seed, "n_clips": len(utts)}
     state_path = out.with_suffix(".json")
-    state: dict[str, Any] = json.loads(state_path.read_text()) if state_path.is_file() else {}
+    state = read_state(state_path)
     results: dict[str, dict[int, dict[str, Any]]] = {}
     if state.get("settings") == settings:
         results = {n: {int(k): v for k, v in per.items()} for n, per in state.get("results", {}).items()}

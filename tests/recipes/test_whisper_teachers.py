@@ -63,3 +63,17 @@ def test_summary_pairs_rows_and_writes_a_report(tmp_path: Path) -> None:
     assert "| whisper_lr_layer2 |" in text and "telephone_8k" in text
     wt._plot(summary, CONDITIONS, tmp_path / "p.png")
     assert (tmp_path / "p.png").stat().st_size > 1000
+
+
+def test_a_damaged_state_file_is_a_config_error(tmp_path: Path) -> None:
+    from edgeemo.errors import ConfigError
+    from edgeemo.recipes.report import read_state
+
+    assert read_state(tmp_path / "none.json") == {}
+    bad = tmp_path / "out.json"
+    bad.write_text("{not json")
+    with pytest.raises(ConfigError, match="another --out"):
+        read_state(bad)
+    bad.write_text("[1, 2]")
+    with pytest.raises(ConfigError):
+        read_state(bad)
