@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,13 +136,18 @@ def quantize_int8(
     calibration: np.ndarray,
     *,
     per_channel: bool = True,
+    also_float: Callable[["onnx.NodeProto", "onnx.ModelProto"], bool] | None = None,  # noqa: F821
 ) -> QuantizeResult:
-    """Write an INT8 QDQ copy of ``fp32_path`` calibrated on ``calibration`` windows."""
+    """Write an INT8 QDQ copy of ``fp32_path`` calibrated on ``calibration`` windows.
+
+    ``also_float(node, model)`` keeps more nodes in float beyond the front end and one-channel
+    convolutions (they are listed in the ``int8_float_nodes`` metadata)."""
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     model = onnx.load(str(fp32_path))
-    excluded = tuple(n.name for n in model.graph.node if _keep_in_float(n, model))
+    excluded = tuple(n.name for n in model.graph.node
+                     if _keep_in_float(n, model) or (also_float is not None and also_float(n, model)))
     to_quantize = ["Conv", "MatMul", "Gemm"]
     out = Path(out_path)
     with tempfile.TemporaryDirectory() as tmp:

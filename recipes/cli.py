@@ -23,6 +23,10 @@ RECIPE_COMMANDS: dict[str, LazyCommand] = {
                                     "Whisper teachers on the five actor folds, clean and degraded."),
     "function-matching": LazyCommand("edgeemo.recipes.function_matching:function_matching_command", "train",
                                      "Tiny student: labels vs function matching with a Whisper teacher, actor folds."),
+    "small-student": LazyCommand("edgeemo.recipes.small_student:small_student_command", "train,export",
+                                 "Small Whisper student on the five actor folds: choose k, clean, degraded, INT8."),
+    "build-small": LazyCommand("edgeemo.recipes.build_small:build_small_command", "train,export",
+                               "Rebuild the bundled small model from its five-fold results."),
 }
 
 

@@ -1,6 +1,7 @@
 """edgeemo: edge-deployable speech emotion recognition.
 
 >>> import edgeemo
+>>> rec = edgeemo.Recognizer("tiny")                      # doctest: +SKIP
 >>> rec = edgeemo.Recognizer("model.onnx")                # doctest: +SKIP
 >>> rec.classify(wave, sample_rate=44100).label           # doctest: +SKIP
 
@@ -9,14 +10,15 @@ needed; ``edgeemo.listen`` (microphone, sounddevice) is imported on first access
 
 Errors: every failure is an :class:`EdgeEmoError`; the specific classes live in
 :mod:`edgeemo.errors` (``edgeemo.AudioFormatError`` etc. also resolve, for compatibility). The
-model contract (metadata keys, window rule) is :mod:`edgeemo.contract`.
+model contract (metadata keys, window rule) is :mod:`edgeemo.contract`; the bundled models and
+their names are :mod:`edgeemo.registry`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from . import errors
+from . import errors, registry
 from ._version import __version__
 from .audio import load_audio
 from .errors import EdgeEmoError
@@ -46,6 +48,7 @@ __all__ = [
     "demo_clip_path",
     "list_input_devices",
     "errors",
+    "registry",
     "EdgeEmoError",
 ]
 

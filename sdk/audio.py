@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,9 @@ __all__ = [
     "Resampler",
     "load_audio",
     "load_mono",
+    "BLOCK_FRAMES",
+    "iter_mono_blocks",
+    "AudioFileReader",
 ]
 
 logger = logging.getLogger("edgeemo")
@@ -55,6 +59,9 @@ MIN_SAMPLE_RATE = 8000
 MAX_SAMPLE_RATE = 192000
 FLOAT_PEAK_LIMIT = 4.0
 RESAMPLE_QUALITY = "HQ"
+BLOCK_FRAMES = 1 << 16
+"""Frames (per channel) per block when a clip is read, converted and resampled block by block
+(:func:`iter_mono_blocks`, :class:`AudioFileReader`): 64 Ki frames, 1.4 s at 48 kHz."""
 
 
 def check_sample_rate(sample_rate: Any) -> int:
@@ -260,6 +267,35 @@ def to_mono_float32(
     return _check_values(mono)
 
 
+def iter_mono_blocks(wave: Any, *, block_frames: int = BLOCK_FRAMES) -> Iterator[np.ndarray]:
+    """:func:`to_mono_float32` of a whole clip, block by block: yields contiguous float32 mono
+    blocks of at most ``block_frames`` samples whose concatenation equals
+    ``to_mono_float32(wave)`` exactly (same rules and errors), without ever holding a converted
+    copy of the whole clip. The dtype, shape and layout are checked before the first block is
+    yielded; values (NaN/Inf, peak) are checked block by block.
+    """
+    x = _as_array(wave)
+    if x.dtype.kind not in "fiu":
+        to_mono_float32(wave)  # raises the same AudioFormatError
+    if x.ndim == 1:
+        sample_axis, channel_axis = 0, None
+    elif x.ndim == 2:
+        if x.size == 0:
+            return
+        channel_axis = ChannelLayout().channel_axis(x.shape)
+        sample_axis = 1 - channel_axis
+    else:
+        to_mono_float32(wave)  # raises the same AudioFormatError (not 1-D or 2-D)
+        return
+    n = int(x.shape[sample_axis])
+    step = max(1, int(block_frames))
+    for start in range(0, n, step):
+        part = x[start : start + step] if sample_axis == 0 else x[:, start : start + step]
+        xf = _to_float32(part)
+        mono = xf if channel_axis is None else _downmix(xf, channel_axis)
+        yield _check_values(np.ascontiguousarray(mono, dtype=np.float32))
+
+
 def resample(x: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     """Resample 1-D float32 ``x`` with soxr (HQ); a no-op when the rates match."""
     if from_rate == to_rate or x.size == 0:
@@ -314,19 +350,52 @@ class Resampler:
         return np.clip(np.ascontiguousarray(y, dtype=np.float32), -1.0, 1.0)
 
 
-def load_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
-    """Read an audio file with soundfile: ``(float32 samples, sample_rate)``.
-
-    Mono files give a 1-D array, others ``(samples, channels)``. Raises :class:`AudioFileError`
-    naming the file and the reason when it is missing, unreadable, truncated or unsupported.
-    """
-    p = Path(path).expanduser()
+def _check_file(p: Path) -> None:
     if not p.exists():
         raise AudioFileError(f"audio file not found: {p}")
     if p.is_dir():
         raise AudioFileError(f"{p} is a folder, not an audio file")
     if p.stat().st_size == 0:
         raise AudioFileError(f"audio file {p} is empty (0 bytes)")
+
+
+def _unreadable(p: Path, exc: BaseException) -> AudioFileError:
+    reason = re.sub(r"^Error opening .*?: ", "", str(exc).split("\n")[0]).strip().rstrip(".")
+    reason = re.sub(r"^Error\s*:\s*", "", reason) or type(exc).__name__
+    return AudioFileError(
+        f"cannot read audio file {p}: {reason}. It may be corrupt, truncated or in a format "
+        "libsndfile does not read (use WAV, FLAC, OGG or MP3)"
+    )
+
+
+def _truncated(p: Path, expected: int, got: int) -> AudioFileError:
+    return AudioFileError(
+        f"audio file {p} is truncated: its header announces {expected} frames but only {got} "
+        "could be read"
+    )
+
+
+def _check_shortfall(p: Path, extra: str) -> None:
+    short = _wav_shortfall(extra)
+    if short is not None:
+        raise AudioFileError(
+            f"audio file {p} is truncated: its header announces {short[0]} bytes of audio data but "
+            f"the file holds only {short[1]}"
+        )
+
+
+_READ_ERRORS = (RuntimeError, ValueError, TypeError, OSError)
+
+
+def load_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
+    """Read an audio file with soundfile: ``(float32 samples, sample_rate)``.
+
+    Mono files give a 1-D array, others ``(samples, channels)``. Raises :class:`AudioFileError`
+    naming the file and the reason when it is missing, unreadable, truncated or unsupported.
+    To read a long file without holding it whole, use :class:`AudioFileReader`.
+    """
+    p = Path(path).expanduser()
+    _check_file(p)
     sf = require("soundfile", purpose="reading audio files")
     try:
         with sf.SoundFile(str(p)) as fh:
@@ -334,26 +403,75 @@ def load_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
             sr = int(fh.samplerate)
             data = fh.read(dtype="float32", always_2d=False)
             extra = str(fh.extra_info)
-    except (RuntimeError, ValueError, TypeError, OSError) as exc:
-        reason = re.sub(r"^Error opening .*?: ", "", str(exc).split("\n")[0]).strip().rstrip(".")
-        reason = re.sub(r"^Error\s*:\s*", "", reason) or type(exc).__name__
-        raise AudioFileError(
-            f"cannot read audio file {p}: {reason}. It may be corrupt, truncated or in a format "
-            "libsndfile does not read (use WAV, FLAC, OGG or MP3)"
-        ) from None
+    except _READ_ERRORS as exc:
+        raise _unreadable(p, exc) from None
     got = data.shape[0]
     if got < expected:
-        raise AudioFileError(
-            f"audio file {p} is truncated: its header announces {expected} frames but only {got} "
-            "could be read"
-        )
-    short = _wav_shortfall(extra)
-    if short is not None:
-        raise AudioFileError(
-            f"audio file {p} is truncated: its header announces {short[0]} bytes of audio data but "
-            f"the file holds only {short[1]}"
-        )
+        raise _truncated(p, expected, got)
+    _check_shortfall(p, extra)
     return np.ascontiguousarray(data, dtype=np.float32), sr
+
+
+class AudioFileReader:
+    """An audio file read block by block: bounded memory for files of any length.
+
+    ``with AudioFileReader(path) as r: for block in r.mono_blocks(): ...`` yields float32 mono
+    blocks of at most ``block_frames`` frames whose concatenation equals :func:`load_mono`'s
+    samples exactly. Opening checks what :func:`load_audio` checks up front (missing, folder,
+    empty, unreadable, a WAV whose header announces more data than the file holds) and raises
+    the same :class:`AudioFileError`; a file that ends before its announced frame count raises it
+    after the last block. Attributes: ``path``, ``sample_rate``, ``channels``, ``frames`` (as
+    announced by the header).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, block_frames: int = BLOCK_FRAMES) -> None:
+        self.path = p = Path(path).expanduser()
+        self.block_frames = max(1, int(block_frames))
+        _check_file(p)
+        sf = require("soundfile", purpose="reading audio files")
+        try:
+            self._fh = sf.SoundFile(str(p))
+        except _READ_ERRORS as exc:
+            raise _unreadable(p, exc) from None
+        try:
+            self.sample_rate = int(self._fh.samplerate)
+            self.channels = int(self._fh.channels)
+            self.frames = int(self._fh.frames)
+            _check_shortfall(p, str(self._fh.extra_info))
+        except BaseException:
+            self.close()
+            raise
+
+    def mono_blocks(self) -> Iterator[np.ndarray]:
+        """The file's samples from the start, down-mixed, as float32 mono blocks (each checked
+        like :func:`to_mono_float32`: NaN/Inf and peak)."""
+        try:
+            self._fh.seek(0)
+        except _READ_ERRORS as exc:
+            raise _unreadable(self.path, exc) from None
+        got = 0
+        while True:
+            try:
+                data = self._fh.read(self.block_frames, dtype="float32", always_2d=True)
+            except _READ_ERRORS as exc:
+                raise _unreadable(self.path, exc) from None
+            if data.shape[0] == 0:
+                break
+            got += int(data.shape[0])
+            mono = data[:, 0] if data.shape[1] == 1 else _downmix(data, 1)
+            yield _check_values(np.ascontiguousarray(mono, dtype=np.float32))
+        if got < self.frames:
+            raise _truncated(self.path, self.frames, got)
+
+    def close(self) -> None:
+        """Close the file (also done by ``with``)."""
+        self._fh.close()
+
+    def __enter__(self) -> AudioFileReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def load_mono(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:

@@ -48,6 +48,7 @@ __all__ = [
     "KEY_QUANTIZATION",
     "KEY_METRICS",
     "KEY_INT8_FLOAT_NODES",
+    "KEY_CALIBRATION",
     "REQUIRED_KEYS",
     "INFORMATIVE_KEYS",
     "INPUT_NAME",
@@ -56,6 +57,7 @@ __all__ = [
     "OUTPUT_PROBS",
     "OUTPUT_VALENCE_AROUSAL",
     "OUTPUT_EMBEDDING",
+    "OUTPUT_PROBS_UNCALIBRATED",
     "HEAD_OUTPUTS",
     "FRONTEND_NODE_PREFIX",
     "NONCOMMERCIAL_LICENSE",
@@ -95,6 +97,9 @@ KEY_FRONTEND_NODE_PREFIX = "frontend_node_prefix"
 KEY_QUANTIZATION = "quantization"
 KEY_METRICS = "metrics"
 KEY_INT8_FLOAT_NODES = "int8_float_nodes"
+KEY_CALIBRATION = "calibration"
+"""Informative: the temperature written into the graph after ``probs`` (``edgeemo export
+calibrate``), e.g. ``temperature=1.4300;fitted_on=...;ece_before=0.1160;ece_after=0.0400``."""
 
 REQUIRED_KEYS: tuple[str, ...] = (
     KEY_FORMAT,
@@ -116,6 +121,7 @@ INFORMATIVE_KEYS: tuple[str, ...] = (
     KEY_QUANTIZATION,
     KEY_METRICS,
     KEY_INT8_FLOAT_NODES,
+    KEY_CALIBRATION,
 )
 """Keys the exporter writes that a model may lack."""
 
@@ -126,6 +132,8 @@ HEAD_VALENCE_AROUSAL = "valence_arousal"
 OUTPUT_PROBS = "probs"
 OUTPUT_VALENCE_AROUSAL = "valence_arousal"
 OUTPUT_EMBEDDING = "embedding"
+OUTPUT_PROBS_UNCALIBRATED = "probs_uncalibrated"
+"""Optional output of a calibrated model: ``probs`` before the temperature (the SDK ignores it)."""
 HEAD_OUTPUTS: Mapping[str, str] = MappingProxyType(
     {HEAD_CATEGORIES: OUTPUT_PROBS, HEAD_VALENCE_AROUSAL: OUTPUT_VALENCE_AROUSAL}
 )

@@ -11,12 +11,11 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from . import contract
+from . import contract, registry
 from ._deps import require
 from .contract import REQUIRED_KEYS, SUPPORTED_FORMAT_MAJOR
 from .errors import ModelLoadError, ModelNotFoundError, ProviderError
@@ -39,18 +38,20 @@ __all__ = [
 
 logger = logging.getLogger("edgeemo")
 
-DEFAULT_MODEL_NAME = "edgeemo-student-ravdess-int8.onnx"
+DEFAULT_MODEL_NAME = registry.BUNDLED_MODELS[registry.DEFAULT_MODEL].file_name
+"""File name of the default bundled model (follows :data:`edgeemo.registry.DEFAULT_MODEL`)."""
 _ORT_SEVERITY = {"verbose": 0, "info": 1, "warning": 2, "error": 3, "fatal": 4}
 _PROFILE_PREFIX = "edgeemo_profile"
 
 
 def default_model_path() -> Path:
-    """Path of the bundled default model (``edgeemo/models/edgeemo-student-ravdess-int8.onnx``).
+    """Path of the default bundled model, :data:`edgeemo.registry.DEFAULT_MODEL`
+    (``edgeemo/models/<its file>``).
 
     The path is returned even when the file is absent; :class:`~edgeemo.Recognizer` then raises
     :class:`ModelNotFoundError`.
     """
-    return Path(str(resources.files("edgeemo").joinpath("models", DEFAULT_MODEL_NAME)))
+    return registry.bundled_model_path(registry.DEFAULT_MODEL)
 
 
 @dataclass(frozen=True)
@@ -126,30 +127,32 @@ class ModelInfo(contract.ModelMetadata):
 
 
 def resolve_model_path(model: str | os.PathLike[str] | None) -> Path:
-    """The model path to load (the bundled default for ``None``); :class:`ModelNotFoundError`
-    when it does not exist (its ``cli_message`` speaks of ``--model PATH``)."""
+    """The model file to load: ``None`` is the default bundled model, a name such as ``"tiny"`` a
+    bundled model (:func:`edgeemo.registry.is_model_name`), anything else a path.
+
+    Raises :class:`ModelNotFoundError` for an unknown name (listing the bundled ones), a bundled
+    model missing from this installation, a missing path or a folder (the ``cli_message`` speaks
+    of ``--model NAME|PATH``)."""
     if model is None:
         p = default_model_path()
         if not p.is_file():
-            raise ModelNotFoundError(
-                f"the bundled default model is not in this installation (expected {p}). Pass a "
-                "model file: edgeemo.Recognizer('path/to/model.onnx'), or export one with "
-                "`edgeemo export`",
-                cli_message=f"the bundled default model is not in this installation (expected {p}): "
-                "pass --model PATH of an edgeemo .onnx model, or export one with `edgeemo export`",
-            )
+            raise registry.missing_model_error(None, p)
         return p
+    if registry.is_model_name(model):
+        return registry.resolve_model_name(model)
     if not isinstance(model, (str, os.PathLike)):
         raise ModelNotFoundError(
-            f"model must be a path to an .onnx file or None, not {type(model).__name__}"
+            f"model must be a bundled model's name ({', '.join(registry.BUNDLED_MODELS)}), a path "
+            f"to an .onnx file or None, not {type(model).__name__}"
         )
     p = Path(model).expanduser()
     if not p.exists():
         raise ModelNotFoundError(
-            f"model file not found: {p}. Pass the path of an edgeemo .onnx model, or None for the "
-            "bundled default",
+            f"model file not found: {p}. Pass the path of an edgeemo .onnx model, a bundled model's "
+            f"name ({', '.join(registry.BUNDLED_MODELS)}), or None for the bundled default",
             cli_message=f"model file not found: {p}. Pass --model PATH of an edgeemo .onnx model, "
-            "or omit --model for the bundled model",
+            f"--model NAME of a bundled one ({', '.join(registry.BUNDLED_MODELS)}), or omit --model "
+            "for the bundled model",
         )
     if p.is_dir():
         raise ModelNotFoundError(
@@ -164,11 +167,19 @@ def build_session_options(
 ) -> Any:
     """The ``ort.SessionOptions`` edgeemo uses: ``options.num_threads`` intra-op threads, one
     inter-op thread, all graph optimisations, ``options.log_level``; with ``profile_dir``, ONNX
-    Runtime's profiler writes its trace there."""
+    Runtime's profiler writes its trace there.
+
+    On the CPU provider the memory pattern is off (``enable_mem_pattern``): it pre-plans one
+    block per input shape on top of the arena; measured on the tiny model, one thread, it held
+    25 MiB after batches of 4 windows against 17 MiB without it, at the same latency. The CPU
+    arena stays on (off: no smaller at 1-2 windows per run, and 5-40 % slower per window); docs/api.md,
+    "Memory"."""
     so = ort.SessionOptions()
     so.intra_op_num_threads = options.num_threads
     so.inter_op_num_threads = 1
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if str(options.provider).lower() == "cpu":
+        so.enable_mem_pattern = False
     so.log_severity_level = _ORT_SEVERITY[options.log_level]
     if profile_dir is not None:
         so.enable_profiling = True

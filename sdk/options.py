@@ -122,14 +122,16 @@ class StreamOptions(_Options):
     Attributes:
         hop_s: seconds between results; ``None`` uses the model's ``hop_samples``. Must lie in
             ``(0, window_s]`` (checked when the stream is created).
-        vad: gate results with the energy voice-activity detector (``False``: every window counts
-            as speech and ``speech_prob`` is ``1.0``).
+        vad: gate results with the speech detector (``False``: every window counts as speech and
+            ``speech_prob`` is ``1.0``).
         vad_threshold: per 30 ms frame, the speech probability above which the frame is speech.
         smoothing: exponential moving average factor on the probabilities, in ``[0, 1)``
             (``0`` = no smoothing; ``0.8`` keeps 80 % of the previous value).
         min_speech_ratio: a window whose fraction of speech frames is below this is emitted with
-            ``is_speech=False``; it carries the last speech result's label and scores and does
-            not update the smoothing.
+            ``is_speech=False`` and the label ``"no_speech"`` (confidence 0, its own model scores);
+            it does not update the smoothing.
+        min_confidence: a speech window whose top (calibrated, smoothed) probability is below this
+            gets the label ``"uncertain"`` (``0`` = off).
         channels: the channel count of 2-D chunks (1 to 8), which tells the layout of chunks of
             at most 8 samples; ``None``: learnt from the first chunk whose shape tells it.
     """
@@ -140,7 +142,8 @@ class StreamOptions(_Options):
     vad: bool = True
     vad_threshold: float = 0.5
     smoothing: float = 0.0
-    min_speech_ratio: float = 0.2
+    min_speech_ratio: float = 0.1
+    min_confidence: float = 0.0
     channels: int | None = None
 
     def __post_init__(self) -> None:
@@ -157,6 +160,9 @@ class StreamOptions(_Options):
         )
         object.__setattr__(
             self, "min_speech_ratio", _check_fraction("min_speech_ratio", self.min_speech_ratio)
+        )
+        object.__setattr__(
+            self, "min_confidence", _check_fraction("min_confidence", self.min_confidence)
         )
         c = self.channels
         if c is not None and (isinstance(c, bool) or not isinstance(c, int) or not 1 <= c <= MAX_CHANNELS):

@@ -20,7 +20,19 @@ What is measured, per model:
   each as p50 / p95 / p99 / mean / max in milliseconds;
 * ``rtf``: real-time factor of streaming, mean ``total`` per window / hop (a stream runs one
   window per hop; below 1 keeps up with live audio); ``rtf_window``: per window / window length;
-* ``peak_rss_mb``: the process's peak resident memory (``resource.getrusage``; psutil elsewhere).
+* ``peak_rss_mb``: the process's peak resident memory (``resource.getrusage``; psutil elsewhere);
+* the model's own memory, apart from the process baseline (resident memory, :func:`rss_mb`):
+
+  - ``baseline_rss_mb``: the process before the model is loaded (interpreter, numpy, ONNX
+    Runtime's library; what any application using edgeemo pays once);
+  - ``session_mb``: what ``Recognizer()`` added (the session: weights, graph, kernels);
+  - ``arena_mb``: what running :attr:`~edgeemo.Recognizer.batch_size` windows at a time (as
+    ``classify`` does) added on top (ONNX Runtime's arena: activations, kept for the session's
+    life);
+  - ``model_mb``: ``session_mb + arena_mb``, the memory the model costs in an application.
+
+  Measured on the recognizer's own session before the profiled second session is created; it does
+  not grow with the length of the audio classified.
 """
 
 from __future__ import annotations
@@ -48,6 +60,7 @@ __all__ = [
     "profile_model",
     "split_profile",
     "peak_rss_mb",
+    "rss_mb",
     "plot_latency",
 ]
 
@@ -102,11 +115,21 @@ class ProfileReport:
     peak_rss_mb: float
     frontend_prefix: str
     frontend_nodes: tuple[str, ...]
+    baseline_rss_mb: float = float("nan")
+    session_mb: float = float("nan")
+    arena_mb: float = float("nan")
+    batch_size: int = 1
     samples_ms: dict[str, list[float]] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def model_mb(self) -> float:
+        """The model's own resident memory: ``session_mb + arena_mb``."""
+        return self.session_mb + self.arena_mb
 
     def to_dict(self, *, samples: bool = False) -> dict[str, Any]:
         """A JSON-serialisable dict (per-window samples only when asked)."""
         d = asdict(self)
+        d["model_mb"] = self.model_mb
         d["stages"] = {
             "frontend": d.pop("frontend"),
             "model": d.pop("model_stage"),
@@ -139,6 +162,22 @@ def peak_rss_mb() -> float:
 
             info = psutil.Process().memory_info()
             return float(getattr(info, "peak_wset", info.rss)) / (1024.0 * 1024.0)
+        except ImportError:
+            return float("nan")
+
+
+def rss_mb() -> float:
+    """Current resident set size of this process in MiB (``/proc/self/statm`` on Linux, psutil
+    elsewhere; NaN when neither is available)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as fh:
+            pages = int(fh.read().split()[1])
+        return pages * float(os.sysconf("SC_PAGE_SIZE")) / (1024.0 * 1024.0)
+    except (OSError, ValueError, IndexError, AttributeError):
+        try:
+            import psutil
+
+            return float(psutil.Process().memory_info().rss) / (1024.0 * 1024.0)
         except ImportError:
             return float("nan")
 
@@ -209,11 +248,15 @@ def profile_model(
     """
     if int(windows) < 1:
         raise ConfigError(f"windows must be >= 1, got {windows}")
+    from ._deps import require
     from .recognizer import Recognizer
 
+    require("onnxruntime", purpose="running models")  # its library belongs to the baseline
+    baseline = rss_mb()
     t0 = time.perf_counter()
     rec = Recognizer(model, num_threads=num_threads, provider=provider)
     create_ms = (time.perf_counter() - t0) * 1000.0
+    session_mb = rss_mb() - baseline
     w = rec.window_samples
     n_total = int(windows) + _WARMUP_RUNS
     if audio is not None and np.asarray(audio).size >= w:
@@ -222,9 +265,15 @@ def profile_model(
         batch = np.stack([x[s : s + w] for s in starts])
     else:
         batch = _test_windows(n_total, w, rec.sample_rate)
+    # The arena: full batches as classify runs them (the batch size is what bounds it).
+    full = np.ascontiguousarray(np.resize(batch, (max(rec.batch_size, 1), w)), dtype=np.float32)
+    before_runs = rss_mb()
     t0 = time.perf_counter()
     rec.classify_batch(batch[:1])
     first_ms = (time.perf_counter() - t0) * 1000.0
+    for _ in range(2):
+        rec.classify_batch(full)
+    arena_mb = rss_mb() - before_runs
 
     prefix = frontend_prefix
     if prefix is None:
@@ -279,6 +328,10 @@ def profile_model(
         peak_rss_mb=peak_rss_mb(),
         frontend_prefix=prefix,
         frontend_nodes=tuple(sorted(names)),
+        baseline_rss_mb=baseline,
+        session_mb=session_mb,
+        arena_mb=arena_mb,
+        batch_size=rec.batch_size,
         samples_ms={
             "frontend": front, "model": model_part, "postprocess": post_ms, "run": run_ms,
             "total": total_ms,

@@ -9,7 +9,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["EmotionResult", "WindowScores", "Timing"]
+__all__ = ["EmotionResult", "WindowScores", "Timing", "NO_SPEECH", "UNCERTAIN", "RESERVED_LABELS"]
+
+NO_SPEECH = "no_speech"
+"""``EmotionResult.label`` of a span that is not speech (``is_speech`` is ``False``)."""
+UNCERTAIN = "uncertain"
+"""``EmotionResult.label`` of speech whose top probability is below the ``min_confidence`` option."""
+RESERVED_LABELS = (NO_SPEECH, UNCERTAIN)
+"""Label values that are never emotions (a model may not use them as labels)."""
 
 
 def _rebuild_result(kwargs: dict[str, Any]) -> EmotionResult:
@@ -21,14 +28,19 @@ class EmotionResult:
     """The emotion of one window (streams) or of a whole clip (``classify``).
 
     Attributes:
-        label: the most likely label.
-        confidence: its probability.
-        scores: read-only mapping label -> probability (sums to 1), in the model's label order.
+        label: the most likely emotion label when the span is speech; :data:`NO_SPEECH`
+            (``"no_speech"``) when it is not (``is_speech`` is ``False``); :data:`UNCERTAIN`
+            (``"uncertain"``) when it is speech but the top probability is below the
+            ``min_confidence`` option.
+        confidence: the top emotion probability (``0.0`` for ``"no_speech"``).
+        scores: read-only mapping label -> probability (sums to 1), in the model's label order:
+            the model's (calibrated) output for the span, also for ``"no_speech"`` and
+            ``"uncertain"`` results, where it is diagnostic only, not an emotion decision.
         start_s, end_s: the span this result covers, in seconds from the start of the input.
         speech_prob: fraction of the span's 30 ms frames the voice-activity gate judged speech
             (``1.0`` when the gate is off).
-        is_speech: ``False`` when ``speech_prob`` is below the stream's ``min_speech_ratio``; such a
-            stream result repeats the last speech result's label and scores (see :class:`Stream`).
+        is_speech: ``False`` when ``speech_prob`` is below ``min_speech_ratio`` (default 0.1); the
+            label is then ``"no_speech"``.
         valence, arousal: in [-1, 1] when the model has a ``valence_arousal`` head, else ``None``.
     """
 
@@ -59,13 +71,23 @@ class EmotionResult:
         end_s: float,
         speech_prob: float,
         is_speech: bool,
+        min_confidence: float = 0.0,
     ) -> EmotionResult:
         """The result for one probability vector ``probs`` (in ``labels`` order) and ``va`` =
-        ``(valence, arousal)`` or ``None``: the label is the most likely one."""
+        ``(valence, arousal)`` or ``None``: the label is the most likely one when ``is_speech``
+        and its probability reaches ``min_confidence``; else ``"no_speech"`` (not speech,
+        confidence 0) or ``"uncertain"`` (speech, top probability below ``min_confidence``)."""
         i = int(np.argmax(probs))
+        top = float(probs[i])
+        if not is_speech:
+            label, confidence = NO_SPEECH, 0.0
+        elif top < min_confidence:
+            label, confidence = UNCERTAIN, top
+        else:
+            label, confidence = labels[i], top
         return cls(
-            label=labels[i],
-            confidence=float(probs[i]),
+            label=label,
+            confidence=confidence,
             scores={lab: float(v) for lab, v in zip(labels, probs)},
             start_s=float(start_s),
             end_s=float(end_s),
@@ -74,6 +96,11 @@ class EmotionResult:
             valence=None if va is None else float(va[0]),
             arousal=None if va is None else float(va[1]),
         )
+
+    @property
+    def has_emotion(self) -> bool:
+        """``True`` when :attr:`label` is an emotion (not ``"no_speech"`` or ``"uncertain"``)."""
+        return self.label not in RESERVED_LABELS
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict (plain floats, ``scores`` as a dict)."""

@@ -20,7 +20,7 @@ from .errors import ConfigError, SampleRateError
 from .options import StreamOptions
 from .results import EmotionResult, Timing, WindowScores
 from .smoothing import EMA
-from .vad import EnergyVAD
+from .vad import SpeechDetector
 
 __all__ = ["Stream", "WindowModel"]
 
@@ -58,10 +58,11 @@ class Stream:
     model rate); its result is ready once the whole window has arrived, so the results do not
     depend on how the input was chunked.
 
-    Voice-activity gate: a window whose fraction of speech frames (``speech_prob``) is below
-    ``min_speech_ratio`` is still emitted, with ``is_speech=False``; it repeats the label, scores
-    and valence/arousal of the last speech result (the window's own raw output if there was none
-    yet) and does not update the smoothing. A stream is not thread-safe itself: use one per thread
+    Speech detector: a window whose fraction of speech frames (``speech_prob``) is below
+    ``min_speech_ratio`` is still emitted, with ``is_speech=False`` and the label ``"no_speech"``
+    (confidence 0; its scores and valence/arousal are the window's own raw model output, for
+    diagnostics); it does not update the smoothing. A speech window whose top probability is below
+    ``min_confidence`` is labelled ``"uncertain"``. A stream is not thread-safe itself: use one per thread
     or audio source.
     """
 
@@ -82,7 +83,7 @@ class Stream:
         self.hop_samples = hop
         self._window = w
         self._layout = ChannelLayout(self.options.channels)
-        self._vad = EnergyVAD(sr, self.options.vad_threshold) if self.options.vad else None
+        self._vad = SpeechDetector(sr, self.options.vad_threshold) if self.options.vad else None
         self._ema = EMA(self.options.smoothing)
         self._timings = Timing()
         self.reset()
@@ -100,7 +101,6 @@ class Stream:
         self._next_start = 0  # start of the next window not yet queued
         self._pending: list[int] = []  # starts of complete windows not yet run
         self._samples_seen = 0
-        self._last_speech: tuple[np.ndarray, np.ndarray | None] | None = None
         self._finished = False
         self._pre_ms = 0.0
         if self._vad is not None:
@@ -223,7 +223,7 @@ class Stream:
     ) -> list[EmotionResult]:
         """Low level: this stream's results for model outputs of its windows ``[starts[i],
         ends[i])`` (model-rate samples), oldest first: the voice-activity gate, smoothing and
-        :class:`EmotionResult` (updates the smoothing state). :meth:`results` uses it; so does
+        :class:`EmotionResult` (updates the smoothing state on speech windows). :meth:`results` uses it; so does
         ``edgeemo profile`` to time it."""
         sr = self.recognizer.sample_rate
         labels = self.recognizer.labels
@@ -238,12 +238,10 @@ class Stream:
             if speech:
                 sm = self._ema.update(p if v is None else np.concatenate([p, v]))
                 p, v = sm[:n_labels], (None if v is None else sm[n_labels:])
-                self._last_speech = (p, v)
-            elif self._last_speech is not None:
-                p, v = self._last_speech
             out.append(
                 EmotionResult.from_scores(
-                    labels, p, v, start_s=s / sr, end_s=e / sr, speech_prob=ratio, is_speech=speech
+                    labels, p, v, start_s=s / sr, end_s=e / sr, speech_prob=ratio, is_speech=speech,
+                    min_confidence=self.options.min_confidence,
                 )
             )
         return out

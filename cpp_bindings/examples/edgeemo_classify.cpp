@@ -1,14 +1,15 @@
 // edgeemo-classify: classify WAV/FLAC files with the edgeemo C++ API.
 //
-//   edgeemo-classify [--model PATH] [--json] [--windows] [--threads N] [--provider P] FILE...
+//   edgeemo-classify [--model PATH] [--json] [--windows] [--threads N] [--provider P] [--min-confidence F] FILE...
 //
 // Reads each file with libsndfile (any format it knows: WAV, FLAC, OGG...), averages channels to
 // mono, and prints the clip's label and per-label scores (mean over windows). The file must be at
 // the model's sample rate: this example does not resample (use e.g. `sox in.wav -r 16000 out.wav`).
 // --json prints one JSON object per file (JSON lines) with the field names of
 // `edgeemo classify --format jsonl` (docs/cli.md, "JSON output"): path, label, confidence, scores,
-// start_s, end_s, speech_prob, is_speech, valence, arousal; speech_prob and is_speech are null (the
-// C API has no voice-activity gate), valence/arousal are null without that head. A file that fails
+// start_s, end_s, speech_prob, is_speech, valence, arousal (valence/arousal null without that
+// head). A clip that is not speech (the C API's speech detector, the same as Python's) is labelled
+// "no_speech" with confidence 0; speech whose top score is below --min-confidence "uncertain". A file that fails
 // prints "error: PATH: reason" on stderr, as the Python CLI does. Exit status: 0 ok, 1 some file
 // failed, 2 bad usage or the model cannot be loaded.
 //
@@ -24,6 +25,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -36,7 +38,8 @@ void usage(FILE* to) {
                  "  --windows       also print every window\n"
                  "  --threads N     ONNX Runtime intra-op threads (default 1; 0 = ONNX Runtime's choice)\n"
                  "  --provider P    cpu (default), cuda, tensorrt or auto\n"
-                 "  --max-batch N   windows per model run (default 0: automatic, 1 on the CPU)\n",
+                 "  --max-batch N   windows per model run (default 0: automatic, 1 on the CPU)\n"
+                 "  --min-confidence F  label speech whose top score is below F \"uncertain\" (default 0: off)\n",
                  EDGEEMO_DEFAULT_MODEL);
 }
 
@@ -70,29 +73,43 @@ std::string num(double v) {
 
 std::string opt_num(const std::optional<float>& v) { return v ? num(static_cast<double>(*v)) : "null"; }
 
+double g_min_confidence = 0.0;  // --min-confidence
+
+// The label shown for a result, as the Python SDK decides it (EmotionResult.from_scores): never an
+// emotion for non-speech ("no_speech", confidence 0), "uncertain" below --min-confidence.
+std::pair<std::string, double> shown_label(const std::vector<std::string>& labels, const std::vector<float>& scores,
+                                           size_t best, bool is_speech) {
+    const double top = static_cast<double>(scores[best]);
+    if (!is_speech) return {EDGEEMO_LABEL_NO_SPEECH, 0.0};
+    if (top < g_min_confidence) return {EDGEEMO_LABEL_UNCERTAIN, top};
+    return {labels[best], top};
+}
+
 // One result with the Python SDK's field names (EmotionResult.to_dict), without the braces.
 std::string result_fields(const std::vector<std::string>& labels, const std::vector<float>& scores, size_t best,
                           double start_s, double end_s, const std::optional<float>& valence,
-                          const std::optional<float>& arousal) {
-    std::string o = "\"label\": " + json_string(labels[best]) +
-                    ", \"confidence\": " + num(static_cast<double>(scores[best])) + ", \"scores\": {";
+                          const std::optional<float>& arousal, float speech_prob, bool is_speech) {
+    const auto [label, confidence] = shown_label(labels, scores, best, is_speech);
+    std::string o = "\"label\": " + json_string(label) + ", \"confidence\": " + num(confidence) + ", \"scores\": {";
     for (size_t c = 0; c < labels.size(); ++c)
         o += (c ? ", " : "") + json_string(labels[c]) + ": " + num(static_cast<double>(scores[c]));
     o += "}, \"start_s\": " + num(start_s) + ", \"end_s\": " + num(end_s);
-    o += ", \"speech_prob\": null, \"is_speech\": null";  // no voice-activity gate in the C API
+    o += ", \"speech_prob\": " + num(static_cast<double>(speech_prob)) +
+         ", \"is_speech\": " + (is_speech ? "true" : "false");
     return o + ", \"valence\": " + opt_num(valence) + ", \"arousal\": " + opt_num(arousal);
 }
 
 std::string clip_json(const std::string& path, const std::vector<std::string>& labels, const edgeemo::ClipResult& r,
                       const std::vector<edgeemo::WindowResult>* windows) {
     std::string o = "{\"path\": " + json_string(path) + ", " +
-                    result_fields(labels, r.scores, r.label_index, 0.0, r.duration_s, r.valence, r.arousal);
+                    result_fields(labels, r.scores, r.label_index, 0.0, r.duration_s, r.valence, r.arousal,
+                                  r.speech_prob, r.is_speech);
     if (windows) {
         o += ", \"windows\": [";
         for (size_t w = 0; w < windows->size(); ++w) {
             const edgeemo::WindowResult& x = (*windows)[w];
             o += (w ? ", {" : "{") + result_fields(labels, x.scores, x.label_index, x.start_s, x.end_s, x.valence,
-                                                   x.arousal) + "}";
+                                                   x.arousal, x.speech_prob, x.is_speech) + "}";
         }
         o += "]";
     }
@@ -169,6 +186,8 @@ int main(int argc, char** argv) {
             config.provider = value();
         else if (a == "--max-batch")
             config.max_batch = std::atoi(value().c_str());
+        else if (a == "--min-confidence")
+            g_min_confidence = std::atof(value().c_str());
         else if (a == "-h" || a == "--help") {
             usage(stdout);
             return 0;
@@ -212,16 +231,18 @@ int main(int argc, char** argv) {
                 if (json) {
                     std::printf("%s\n", clip_json(path, labels, r, windows ? &ws : nullptr).c_str());
                 } else {
-                    std::printf("%s: %s %.3f (%zu windows, %.2f s)\n", path.c_str(), labels[r.label_index].c_str(),
-                                static_cast<double>(r.scores[r.label_index]), r.n_windows, r.duration_s);
+                    const auto shown = shown_label(labels, r.scores, r.label_index, r.is_speech);
+                    std::printf("%s: %s %.3f (%zu windows, %.2f s, speech %.2f)\n", path.c_str(), shown.first.c_str(),
+                                shown.second, r.n_windows, r.duration_s, static_cast<double>(r.speech_prob));
                     for (size_t c = 0; c < labels.size(); ++c)
                         std::printf("  %-10s %.4f\n", labels[c].c_str(), static_cast<double>(r.scores[c]));
                     if (r.valence)
                         std::printf("  valence %.3f arousal %.3f\n", static_cast<double>(*r.valence),
                                     static_cast<double>(*r.arousal));
                     for (const auto& w : ws)
-                        std::printf("  [%7.3f %7.3f] %s %.3f\n", w.start_s, w.end_s, labels[w.label_index].c_str(),
-                                    static_cast<double>(w.scores[w.label_index]));
+                        std::printf("  [%7.3f %7.3f] %s %.3f\n", w.start_s, w.end_s,
+                                    shown_label(labels, w.scores, w.label_index, w.is_speech).first.c_str(),
+                                    shown_label(labels, w.scores, w.label_index, w.is_speech).second);
                 }
             } catch (const std::exception& e) {
                 ++failures;

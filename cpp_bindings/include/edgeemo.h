@@ -147,6 +147,27 @@ EDGEEMO_API edgeemo_status edgeemo_recognizer_provider(const edgeemo_recognizer*
 
 /* ---- results and timings ------------------------------------------------------------------- */
 
+/**
+ * Speech detection (the Python SDK's edgeemo.vad.SpeechDetector, same rule and constants; docs/api.md
+ * "No speech and uncertain results"): every 30 ms frame is judged speech or not; a window or clip is
+ * speech when at least EDGEEMO_MIN_SPEECH_RATIO of its frames are. A result that is not speech must
+ * not be shown as an emotion: the Python SDK and edgeemo-classify label it "no_speech" (confidence
+ * 0); speech whose top score is below a chosen threshold is labelled "uncertain". The scores are
+ * the model's (calibrated, when the model file carries a temperature) probabilities either way.
+ */
+#define EDGEEMO_MIN_SPEECH_RATIO 0.1
+#define EDGEEMO_LABEL_NO_SPEECH "no_speech"
+#define EDGEEMO_LABEL_UNCERTAIN "uncertain"
+
+/**
+ * Low level: the speech detector's probability of every complete 30 ms frame of pcm (mono, any
+ * rate in [8000, 192000]); a frame is speech when its probability is >= 0.5. Writes
+ * min(n_probs, frames) values; *n_frames_out (optional) receives the frame count
+ * (n_samples / round(0.03 * sample_rate)). probs may be NULL with n_probs 0 to ask the count.
+ */
+EDGEEMO_API edgeemo_status edgeemo_speech_frames(const float* pcm, size_t n_samples, int sample_rate,
+                                                 double* probs, size_t n_probs, size_t* n_frames_out);
+
 /** One window's place in the audio and its optional valence/arousal. */
 typedef struct edgeemo_window_info {
     uint64_t start_sample;   /**< first sample of the window (0-based, in the clip or stream) */
@@ -157,6 +178,8 @@ typedef struct edgeemo_window_info {
     int has_valence_arousal; /**< 1 if valence/arousal below are set */
     float valence;           /**< in [-1, 1] */
     float arousal;           /**< in [-1, 1] */
+    float speech_prob;       /**< fraction of the window's 30 ms frames the speech detector judged speech */
+    int is_speech;           /**< 1 if speech_prob >= EDGEEMO_MIN_SPEECH_RATIO; 0: not speech (report "no_speech") */
 } edgeemo_window_info;
 
 /** Summary of a whole-clip classification. */
@@ -167,6 +190,8 @@ typedef struct edgeemo_clip_info {
     int has_valence_arousal;
     float valence;           /**< mean over windows */
     float arousal;           /**< mean over windows */
+    float speech_prob;       /**< fraction of the clip's 30 ms frames judged speech */
+    int is_speech;           /**< 1 if speech_prob >= EDGEEMO_MIN_SPEECH_RATIO; 0: not speech (report "no_speech") */
 } edgeemo_clip_info;
 
 typedef struct edgeemo_timings {

@@ -67,6 +67,8 @@ struct WindowResult {
     double end_s = 0.0;
     std::optional<float> valence;  ///< set when the model has the valence/arousal head
     std::optional<float> arousal;
+    float speech_prob = 0.0f;   ///< fraction of the window's 30 ms frames judged speech
+    bool is_speech = false;     ///< false: not speech, show "no_speech" (never an emotion)
 };
 
 /** A whole clip: mean scores over its windows. */
@@ -77,6 +79,8 @@ struct ClipResult {
     double duration_s = 0.0;
     std::optional<float> valence;
     std::optional<float> arousal;
+    float speech_prob = 0.0f;   ///< fraction of the clip's 30 ms frames judged speech
+    bool is_speech = false;     ///< false: not speech, show "no_speech" (never an emotion)
 };
 
 namespace detail {
@@ -88,6 +92,8 @@ inline WindowResult make_window(std::vector<float> scores, const edgeemo_window_
     w.end_sample = i.end_sample;
     w.start_s = i.start_s;
     w.end_s = i.end_s;
+    w.speech_prob = i.speech_prob;
+    w.is_speech = i.is_speech != 0;
     if (i.has_valence_arousal) {
         w.valence = i.valence;
         w.arousal = i.arousal;
@@ -233,6 +239,8 @@ public:
         out.label_index = info.label_index;
         out.n_windows = info.n_windows;
         out.duration_s = info.duration_s;
+        out.speech_prob = info.speech_prob;
+        out.is_speech = info.is_speech != 0;
         if (info.has_valence_arousal) {
             out.valence = info.valence;
             out.arousal = info.arousal;

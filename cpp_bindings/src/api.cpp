@@ -39,6 +39,7 @@ struct edgeemo_stream {
     std::deque<WindowResult> results;
     edgeemo_impl::Timings timings;
     std::vector<float> va_scratch;
+    std::unique_ptr<edgeemo_impl::SpeechDetector> vad;  // sees the same (clipped) samples as the model
 };
 
 namespace edgeemo_impl {
@@ -137,6 +138,20 @@ size_t argmax(const float* p, size_t n) {
     return best;
 }
 
+void set_speech(edgeemo_window_info& info, double ratio) {
+    info.speech_prob = static_cast<float>(ratio);
+    info.is_speech = ratio >= kMinSpeechRatio ? 1 : 0;
+}
+
+// The speech detector run over a whole clip (clipped to [-1, 1], as the model sees it).
+SpeechDetector clip_detector(const float* pcm, size_t n, int sample_rate) {
+    SpeechDetector d(sample_rate);
+    std::vector<float> x(pcm, pcm + n);
+    std::transform(x.begin(), x.end(), x.begin(), clip_sample);
+    d.accept(x.data(), x.size());
+    return d;
+}
+
 void fill_info(edgeemo_window_info& info, const ModelInfo& m, uint64_t start, uint64_t end, const float* scores,
                const float* va) {
     info.start_sample = start;
@@ -192,6 +207,7 @@ void stream_emit(edgeemo_stream& s, uint64_t start, uint64_t end) {
     const double ms = model.run(window.data(), 1, r.scores.data(), m.has_valence_arousal ? va : nullptr);
     s.timings.add(ms, 1);
     fill_info(r.info, m, start, end, r.scores.data(), m.has_valence_arousal ? va : nullptr);
+    set_speech(r.info, s.vad->speech_ratio(start, end));
     s.results.push_back(std::move(r));
 }
 
@@ -204,6 +220,7 @@ void stream_compact(edgeemo_stream& s) {
     if (keep_from > s.buf_start && keep_from - s.buf_start >= W) {
         s.buf.erase(s.buf.begin(), s.buf.begin() + static_cast<std::ptrdiff_t>(keep_from - s.buf_start));
         s.buf_start = keep_from;
+        s.vad->trim(keep_from);
     }
 }
 
@@ -414,6 +431,9 @@ EDGEEMO_API edgeemo_status edgeemo_classify(const edgeemo_recognizer* r, const f
             ci.label_index = argmax(scores, C);
             ci.duration_s = static_cast<double>(n_samples) / m.sample_rate;
             ci.has_valence_arousal = m.has_valence_arousal ? 1 : 0;
+            const double ratio = clip_detector(pcm, n_samples, m.sample_rate).speech_ratio(0, n_samples);
+            ci.speech_prob = static_cast<float>(ratio);
+            ci.is_speech = ratio >= kMinSpeechRatio ? 1 : 0;
             if (m.has_valence_arousal) {
                 double v = 0, a = 0;
                 for (size_t w = 0; w < nw; ++w) {
@@ -454,13 +474,33 @@ EDGEEMO_API edgeemo_status edgeemo_classify_windows(const edgeemo_recognizer* r,
         std::vector<float> all, va;
         classify_clip(model, pcm, n_samples, starts, all, va);
         std::copy(all.begin(), all.end(), scores);
-        if (infos)
+        if (infos) {
+            const SpeechDetector d = clip_detector(pcm, n_samples, m.sample_rate);
             for (size_t w = 0; w < nw; ++w) {
                 const uint64_t end = std::min<uint64_t>(starts[w] + m.window_samples, n_samples);
                 fill_info(infos[w], m, starts[w], end, all.data() + w * C,
                           m.has_valence_arousal ? va.data() + w * 2 : nullptr);
+                set_speech(infos[w], d.speech_ratio(starts[w], end));
             }
+        }
         if (n_windows_out) *n_windows_out = nw;
+    });
+}
+
+EDGEEMO_API edgeemo_status edgeemo_speech_frames(const float* pcm, size_t n_samples, int sample_rate,
+                                                 double* probs, size_t n_probs, size_t* n_frames_out) {
+    if (n_frames_out) *n_frames_out = 0;
+    return guarded([&] {
+        if (!pcm && n_samples > 0) fail(EDGEEMO_STATUS_INVALID_ARGUMENT, "pcm is NULL");
+        if (!probs && n_probs > 0) fail(EDGEEMO_STATUS_INVALID_ARGUMENT, "probs is NULL but n_probs > 0");
+        if (sample_rate < 8000 || sample_rate > 192000)
+            fail(EDGEEMO_STATUS_INVALID_SAMPLE_RATE,
+                 "sample_rate must lie in [8000, 192000] Hz, not " + std::to_string(sample_rate));
+        if (n_samples) check_audio(pcm, n_samples);
+        const SpeechDetector d = clip_detector(pcm, n_samples, sample_rate);
+        const std::vector<double>& p = d.frame_probs();
+        std::copy(p.begin(), p.begin() + static_cast<std::ptrdiff_t>(std::min(n_probs, p.size())), probs);
+        if (n_frames_out) *n_frames_out = p.size();
     });
 }
 
@@ -472,6 +512,7 @@ EDGEEMO_API edgeemo_status edgeemo_stream_create(const edgeemo_recognizer* r, ed
         auto* s = new edgeemo_stream();
         s->model = r->model;
         s->buf.reserve(2 * s->model->info().window_samples);
+        s->vad = std::make_unique<edgeemo_impl::SpeechDetector>(s->model->info().sample_rate);
         *out = s;
     });
 }
@@ -493,6 +534,7 @@ EDGEEMO_API edgeemo_status edgeemo_stream_accept(edgeemo_stream* s, const float*
         const size_t old = s->buf.size();
         s->buf.resize(old + n);
         std::transform(pcm, pcm + n, s->buf.begin() + static_cast<std::ptrdiff_t>(old), clip_sample);
+        s->vad->accept(s->buf.data() + old, n);
         s->total += n;
         const uint64_t W = m.window_samples;
         while (s->next_start + W <= s->total) {
@@ -544,6 +586,7 @@ EDGEEMO_API edgeemo_status edgeemo_stream_reset(edgeemo_stream* s) {
         s->buf_start = s->total = s->next_start = 0;
         s->flushed = false;
         s->results.clear();
+        s->vad->reset();
     });
 }
 

@@ -6,6 +6,7 @@
 
 #include <onnxruntime_c_api.h>
 
+#include <complex>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -85,6 +86,41 @@ private:
     size_t max_batch_ = 8;
     edgeemo_log_level log_level_ = EDGEEMO_LOG_WARNING;
     mutable Timings timings_;
+};
+
+// The speech detector (sdk/vad.py's SpeechDetector, same rule and constants): feed samples at
+// sample_rate, ask the fraction of speech frames of any span already fed.
+constexpr double kDefaultVadThreshold = 0.5;
+constexpr double kMinSpeechRatio = 0.1;  // a window or clip is speech from this fraction on
+
+class SpeechDetector {
+public:
+    explicit SpeechDetector(int sample_rate, double threshold = kDefaultVadThreshold);
+    void reset();
+    void accept(const float* x, size_t n);
+    double speech_ratio(uint64_t start, uint64_t end) const;
+    void trim(uint64_t before_sample);
+    const std::vector<double>& frame_probs() const { return probs_; }
+    size_t frame_len() const { return frame_len_; }
+
+private:
+    double frame_prob(const double* frame);
+    static std::vector<std::complex<double>> twiddles(size_t n);
+    static void fft(std::vector<std::complex<double>>& a, const std::vector<std::complex<double>>& tw, bool inverse);
+
+    int sample_rate_;
+    double threshold_;
+    size_t frame_len_ = 0, nfft_ = 0, nfft_ac_ = 0, bin_lo_ = 0, bin_hi_ = 0, history_ = 1;
+    long lag_lo_ = 0, lag_hi_ = 0;
+    std::vector<size_t> edges_;
+    std::vector<double> window_;
+    std::vector<std::complex<double>> tw_, tw_ac_, spec_buf_, ac_buf_;
+    std::vector<float> pending_;
+    std::vector<double> hist_;
+    std::vector<double> prev_shape_;
+    std::vector<double> probs_;
+    uint64_t first_ = 0;
+    uint64_t n_frames_ = 0;
 };
 
 // Window plan of a whole clip (docs/model_contract.md): starts of windows, empty if too short.

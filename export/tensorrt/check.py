@@ -332,8 +332,13 @@ class _Checker:
     # ---- explicit quantization
     def frontend(self, metadata: dict[str, str]) -> set[int]:
         """Nodes of the in-graph front end: every node upstream of (and including) a ``Log``, plus
-        nodes named with the model's ``frontend_node_prefix`` metadata (edgeemo exports: ``frontend/``)."""
-        logs = [n for n in self.g.nodes if n.op_type == "Log" and id(n) not in self.g.function_nodes]
+        nodes named with the model's ``frontend_node_prefix`` metadata (edgeemo exports: ``frontend/``).
+        The ``Log`` of an output calibration (``calibration/...``, after the probabilities) is not a
+        front end."""
+        from ..calibrate import NODE_PREFIX as CALIBRATION_PREFIX
+
+        logs = [n for n in self.g.nodes if n.op_type == "Log" and id(n) not in self.g.function_nodes
+                and not n.name.startswith(CALIBRATION_PREFIX)]
         ids = self.g.ancestors(o for n in logs for o in n.output) if logs else set()
         prefix = metadata.get(KEY_FRONTEND_NODE_PREFIX, "").strip()
         if prefix:

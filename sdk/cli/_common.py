@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from ..errors import EdgeEmoError
+from ..registry import BUNDLED_MODELS
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..recognizer import Recognizer
@@ -114,10 +115,18 @@ def fail(message: str) -> EdgeEmoCliError:
 
 
 def model_option(f: F) -> F:
-    """``--model PATH`` (default: the bundled model)."""
+    """``--model NAME|PATH`` (default: the default bundled model).
+
+    The value is passed to :class:`~edgeemo.Recognizer` as it is: a bundled model's name
+    (``tiny``, ``small``; see :mod:`edgeemo.registry`) or a path (any value with a ``/`` or a
+    ``.``). It is a plain string, so a folder called ``tiny`` does not shadow the name.
+    """
+    names = "|".join(BUNDLED_MODELS)
     return click.option(
-        "--model", "-m", "model", type=click.Path(dir_okay=False), default=None,
-        help="ONNX model file (default: the bundled model).",
+        "--model", "-m", "model", type=str, default=None, metavar=f"{names}|PATH",
+        help=f"A bundled model by name ({', '.join(BUNDLED_MODELS)}; `edgeemo info --models` "
+        "lists them and the default) or the path of an .onnx model file (any value with a '/' "
+        "or a '.', e.g. ./model.onnx). Default: the default bundled model.",
     )(f)
 
 

@@ -1,4 +1,9 @@
-"""The live terminal view of ``edgeemo listen`` (rich): emotion, confidence, bars, speech, overflows."""
+"""The live terminal view of ``edgeemo listen`` (rich): emotion, confidence, bars, speech, overflows.
+
+A window that is not speech shows "NO SPEECH" (never an emotion); the last speech result's bars stay
+visible, faded, for ``hold_s`` seconds of stream time after it, then clear. Before the first speech
+nothing is shown as an emotion.
+"""
 
 from __future__ import annotations
 
@@ -37,16 +42,37 @@ def render(
     result: EmotionResult | None,
     stats: ListenSnapshot | None,
     n_results: int,
+    *,
+    last_speech: EmotionResult | None = None,
+    hold_s: float = 2.0,
 ) -> Any:
-    """A rich renderable of the current state."""
+    """A rich renderable of the current state: ``result`` is the newest result, ``last_speech``
+    the newest result that had an emotion (shown faded for ``hold_s`` s after it when ``result``
+    is not speech)."""
     from rich.panel import Panel
     from rich.table import Table
     from rich.text import Text
 
     head = Text()
+    shown: EmotionResult | None = None  # whose scores the bars show
+    faded = False
     if result is None:
         head.append("waiting for the first window…", style="dim")
+    elif not result.is_speech:
+        head.append(f"{'NO SPEECH':<10}", style="bold grey50")
+        head.append("         ")
+        head.append("○ no speech", style="dim")
+        head.append(f" ({result.speech_prob * 100:3.0f} %)", style="dim")
+        head.append(f"   {result.start_s:7.2f}–{result.end_s:.2f} s", style="dim")
+        if last_speech is not None and result.end_s - last_speech.end_s <= hold_s:
+            shown, faded = last_speech, True
+            ago = max(result.end_s - last_speech.end_s, 0.0)
+            head.append(
+                f"\nlast: {last_speech.label} {last_speech.confidence * 100:.0f} % ({ago:.1f} s ago)",
+                style="dim",
+            )
     else:
+        shown = result
         colour = LABEL_COLOURS.get(result.label, "white")
         head.append(f"{result.label.upper():<10}", style=f"bold {colour}")
         head.append(f" {result.confidence * 100:5.1f} %  ")
@@ -64,9 +90,11 @@ def render(
     bars.add_column(no_wrap=True)
     bars.add_column(justify="right", no_wrap=True)
     for lab in labels:
-        score = float(result.scores.get(lab, 0.0)) if result is not None else 0.0
+        score = float(shown.scores.get(lab, 0.0)) if shown is not None else 0.0
         style = LABEL_COLOURS.get(lab, "white")
-        if result is not None and lab == result.label:
+        if faded:
+            style = "grey42"
+        elif shown is not None and lab == shown.label:
             style = f"bold {style}"
         bars.add_row(Text(lab, style=style), Text(_bar(score), style=style), f"{score * 100:5.1f} %")
 
@@ -91,10 +119,17 @@ class LiveView:
     """Context manager that redraws :func:`render` a few times a second."""
 
     def __init__(
-        self, source: str, labels: Sequence[str], stats: Callable[[], ListenSnapshot | None]
+        self,
+        source: str,
+        labels: Sequence[str],
+        stats: Callable[[], ListenSnapshot | None],
+        *,
+        hold_s: float = 2.0,
     ) -> None:
         self.source, self.labels, self._stats = source, list(labels), stats
+        self.hold_s = float(hold_s)
         self.last: EmotionResult | None = None
+        self.last_speech: EmotionResult | None = None
         self.count = 0
         self._live: Any = None
 
@@ -113,10 +148,15 @@ class LiveView:
         self._live.__exit__(*exc)
 
     def _render(self) -> Any:
-        return render(self.source, self.labels, self.last, self._stats(), self.count)
+        return render(
+            self.source, self.labels, self.last, self._stats(), self.count,
+            last_speech=self.last_speech, hold_s=self.hold_s,
+        )
 
     def update(self, result: EmotionResult) -> None:
         """Show a new result."""
         self.last = result
+        if result.is_speech:
+            self.last_speech = result
         self.count += 1
         self._live.update(self._render())

@@ -105,6 +105,8 @@ class _Writer:
             if self.has_va:
                 row += [_fmt_opt(res.valence), _fmt_opt(res.arousal)]
             self._csv.writerow(row)
+        elif not res.is_speech:
+            self.out.write(f"{path}\t{res.label}\t-\tno speech ({res.speech_prob * 100:.0f} % speech frames)\n")
         else:
             line = f"{path}\t{res.label}\t{res.confidence:.3f}"
             if res.valence is not None and res.arousal is not None:
@@ -129,11 +131,19 @@ def _fmt_opt(value: float | None) -> str:
     "--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
     help="Write the results to this file instead of standard output.",
 )
+@click.option(
+    "--min-confidence", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True,
+    help="Label speech whose top (calibrated) probability is below this 'uncertain' (0 = off).",
+)
 def classify(
     inputs: tuple[str, ...], model: str | None, threads: int, provider: str, fmt: str,
-    output: str | None,
+    output: str | None, min_confidence: float,
 ) -> None:
-    """Classify audio files, or every audio file under folders (recursively)."""
+    """Classify audio files, or every audio file under folders (recursively).
+
+    A file that is not speech gets the label `no_speech` (confidence 0); speech below
+    --min-confidence gets `uncertain`.
+    """
     rec = make_recognizer(model, threads, provider)  # model errors: exit 2
     extensions = audio_extensions()
     failed = done = 0
@@ -147,7 +157,7 @@ def classify(
         for path, problem in collect_inputs(inputs, extensions):
             if problem is None:
                 try:
-                    res = rec.classify_file(path)
+                    res = rec.classify_file(path, min_confidence=min_confidence)
                 except EdgeEmoError as exc:
                     problem = cli_text(exc, verbose=is_verbose())
                 except (OSError, RuntimeError, ValueError) as exc:  # defensive: never stop the batch

@@ -36,11 +36,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def _plain_line(res: EmotionResult) -> str:
     speech = "speech" if res.is_speech else "-"
+    conf = f"{res.confidence:5.2f}" if res.is_speech else "    -"
     line = (
-        f"{res.start_s:7.2f}-{res.end_s:7.2f} s  {res.label:<9} {res.confidence:5.2f}  "
+        f"{res.start_s:7.2f}-{res.end_s:7.2f} s  {res.label:<9} {conf}  "
         f"{speech:<6} ({res.speech_prob:.2f})"
     )
-    if res.valence is not None and res.arousal is not None:
+    if res.is_speech and res.valence is not None and res.arousal is not None:
         line += f"  valence {res.valence:+.2f} arousal {res.arousal:+.2f}"
     return line
 
@@ -56,8 +57,10 @@ def _list_devices() -> None:
         click.echo(str(dev))
 
 
-def _stream_options(hop: float | None, smoothing: float, vad: bool) -> dict[str, Any]:
-    opts: dict[str, Any] = {"vad": vad, "smoothing": smoothing}
+def _stream_options(
+    hop: float | None, smoothing: float, vad: bool, min_confidence: float = 0.0
+) -> dict[str, Any]:
+    opts: dict[str, Any] = {"vad": vad, "smoothing": smoothing, "min_confidence": min_confidence}
     if hop is not None:
         opts["hop_s"] = hop
     return opts
@@ -106,7 +109,11 @@ class _Recorder:
 @click.option("--smoothing", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.0,
               show_default=True, help="Exponential smoothing of the scores (0 = off).")
 @click.option("--vad/--no-vad", default=True, show_default=True,
-              help="Gate results with the voice-activity detector.")
+              help="Gate results with the speech detector (non-speech windows say no_speech).")
+@click.option("--min-confidence", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True,
+              help="Label speech windows whose top probability is below this 'uncertain' (0 = off).")
+@click.option("--hold", type=click.FloatRange(min=0.0), default=2.0, show_default=True,
+              help="Live view: seconds the last emotion stays shown (faded) after speech ends.")
 @click.option("--realtime/--no-realtime", default=True, show_default=True,
               help="With --input (or the demo clip): pace the file in real time.")
 @click.option("--demo/--no-demo", default=True, show_default=True,
@@ -117,8 +124,8 @@ class _Recorder:
 def listen(
     device: str | None, input_file: str | None, model: str | None, threads: int, provider: str,
     seconds: float | None, as_json: bool, sample_rate: int | None, channels: int,
-    hop: float | None, smoothing: float, vad: bool, realtime: bool, demo: bool,
-    record: str | None, list_devices: bool,
+    hop: float | None, smoothing: float, vad: bool, min_confidence: float, hold: float,
+    realtime: bool, demo: bool, record: str | None, list_devices: bool,
 ) -> None:
     """Show the emotion in live speech from a microphone, window by window.
 
@@ -135,7 +142,7 @@ def listen(
         raise fail("--record saves microphone audio; it cannot be used with --input")
     # The model is loaded before any input stream opens.
     rec = make_recognizer(model, threads, provider)
-    options = _stream_options(hop, smoothing, vad)
+    options = _stream_options(hop, smoothing, vad, min_confidence)
     stats = mic.ListenStats()
     results: Iterator[EmotionResult]
     recorder = _Recorder(record) if record else None
@@ -165,7 +172,7 @@ def listen(
                 clip, rec, realtime=realtime, stream_options=options, max_seconds=seconds
             )
             get_stats = lambda: None  # noqa: E731
-    n, started = _show(results, rec.labels, source, as_json, get_stats, recorder)
+    n, started = _show(results, rec.labels, source, as_json, get_stats, recorder, hold)
     _summary(n, time.monotonic() - started, get_stats())
 
 
@@ -196,7 +203,7 @@ def _first_sentence(exc: BaseException) -> str:
 
 def _show(
     results: Iterator[EmotionResult], labels: Any, source: str, as_json: bool,
-    get_stats: Any, recorder: _Recorder | None,
+    get_stats: Any, recorder: _Recorder | None, hold: float = 2.0,
 ) -> tuple[int, float]:
     started = time.monotonic()
     n = 0
@@ -209,7 +216,7 @@ def _show(
         if not as_json and stdout.isatty():
             from ._live_view import LiveView
 
-            view = stack.enter_context(LiveView(source, labels, get_stats))
+            view = stack.enter_context(LiveView(source, labels, get_stats, hold_s=hold))
         else:
             click.echo(f"listening: {source}", err=True)
         try:

@@ -1,4 +1,5 @@
-"""``edgeemo profile``: session creation, first run, per-window latency by stage, RTF, memory."""
+"""``edgeemo profile``: session creation, first run, per-window latency by stage, RTF, memory
+(the model's own: session + arena, apart from the process baseline)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,12 @@ def format_report(r: ProfileReport) -> str:
         "",
         f"real-time    RTF {r.rtf:.4f} per hop ({1 / r.rtf if r.rtf > 0 else float('inf'):.0f}x "
         f"faster than real time), {r.rtf_window:.4f} per window",
-        f"memory       peak RSS {r.peak_rss_mb:.1f} MiB",
+        (
+            f"memory       model {r.model_mb:.1f} MiB (session {r.session_mb:.1f} + arena "
+            f"{r.arena_mb:.1f} at {r.batch_size} window(s) per run); process baseline "
+            f"{r.baseline_rss_mb:.1f} MiB; peak RSS {r.peak_rss_mb:.1f} MiB (whole process, "
+            "profiler session included)"
+        ),
     ]
     if not r.frontend_nodes:
         lines.append(

@@ -5,7 +5,8 @@
 Runs ``python -m edgeemo.cli.main classify --format jsonl --model MODEL CLIP...`` (this
 interpreter) and ``CPP_EXE --json --model MODEL CLIP...`` (the C++ example ``edgeemo-classify``),
 then checks that every line of both follows the schema, that both have the same keys in the same
-order, and that they agree on the label and scores. ctest ``json_schema_python_equals_cpp`` runs
+order, and that they agree on the label, scores, speech_prob and is_speech (and that files named
+``nonspeech_*`` are labelled ``no_speech`` by both). ctest ``json_schema_python_equals_cpp`` runs
 it on real clips; tests/sdk/test_cli.py uses :func:`schema_problems` for the Python side alone.
 Exit status 0 when all holds, 1 otherwise (the problems are printed).
 """
@@ -77,9 +78,16 @@ def _pair_problems(py: dict[str, Any], cpp: dict[str, Any]) -> list[str]:
     for lab, p in py.get("scores", {}).items():
         if not _close(p, cpp.get("scores", {}).get(lab), 1e-4):
             problems.append(f"{where}: score {lab} {p} (Python) vs {cpp.get('scores', {}).get(lab)} (C++)")
-    for key in ("start_s", "end_s", "valence", "arousal"):
+    for key in ("start_s", "end_s", "valence", "arousal", "speech_prob", "confidence"):
         if not _close(py.get(key), cpp.get(key), 1e-3):
             problems.append(f"{where}: {key} {py.get(key)} (Python) vs {cpp.get(key)} (C++)")
+    if py.get("is_speech") is not cpp.get("is_speech"):
+        problems.append(f"{where}: is_speech {py.get('is_speech')} (Python) vs {cpp.get('is_speech')} (C++)")
+    if Path(str(where)).name.startswith("nonspeech_"):  # tests/cpp/make_non_speech.py
+        for name, rec in (("Python", py), ("C++", cpp)):
+            if rec.get("label") != "no_speech" or rec.get("is_speech") is not False or rec.get("confidence") != 0:
+                problems.append(f"{where}: {name} labels non-speech {rec.get('label')!r} "
+                                f"(confidence {rec.get('confidence')}, is_speech {rec.get('is_speech')})")
     return problems
 
 

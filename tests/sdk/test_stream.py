@@ -124,7 +124,7 @@ def test_hop_option(recognizer: edgeemo.Recognizer, clip) -> None:
             recognizer.create_stream(hop_s=bad)
 
 
-def test_vad_gate_holds_last_speech(recognizer: edgeemo.Recognizer, clip) -> None:
+def test_vad_gate_says_no_speech(recognizer: edgeemo.Recognizer, clip) -> None:
     wave, _ = clip
     # real speech, then 3 s of digital silence
     x = np.concatenate([wave, np.zeros(48000, np.float32)])
@@ -133,12 +133,13 @@ def test_vad_gate_holds_last_speech(recognizer: edgeemo.Recognizer, clip) -> Non
     silent_tail = [r for r in out if r.start_s >= wave.size / 16000]
     assert speech and silent_tail
     assert all(not r.is_speech and r.speech_prob == 0.0 for r in silent_tail)
-    last = speech[-1]
-    for r in silent_tail:
-        assert r.label == last.label and dict(r.scores) == dict(last.scores)
-    # silence only: nothing is speech; the label is the window's own output
+    assert all(r.label in recognizer.labels and r.confidence > 0 for r in speech)
+    for r in silent_tail:  # no emotion once speech has ended: "no_speech", confidence 0
+        assert r.label == "no_speech" and r.confidence == 0.0 and not r.has_emotion
+        assert abs(sum(r.scores.values()) - 1.0) < 1e-4  # the window's own scores (diagnostic)
+    # silence only: nothing is speech, no emotion from the first window on
     only = run_stream(recognizer.create_stream(), np.zeros(32000, np.float32), 4000)
-    assert only and not any(r.is_speech for r in only)
+    assert only and all(not r.is_speech and r.label == "no_speech" for r in only)
 
 
 def test_smoothing(recognizer: edgeemo.Recognizer, clip) -> None:
