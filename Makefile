@@ -6,14 +6,16 @@ PY     := $(VENV)/bin/python
 APT_PACKAGES := libportaudio2 libsndfile1 libsndfile1-dev pulseaudio pulseaudio-utils libasound2-plugins \
                 cmake g++ make pkg-config binutils valgrind time
 
-.PHONY: help listen test test-fast system-deps venv venv-dev model bench robustness cpp clean
+.PHONY: help listen test test-fast system-deps venv venv-dev model model-small bench bench-models robustness cpp clean
 
 help:
 	@echo "make listen   - create .venv (runtime only) and run 'edgeemo listen' with the bundled model"
 	@echo "make test     - install system packages, create .venv with every extra, run the whole test suite (CI)"
 	@echo "make test-fast - for contributors: the suite without tests marked slow or audio_device"
 	@echo "make model    - retrain (A+V teacher, then the distilled student), export, quantize and bundle the default model from ../shared/data"
+	@echo "make model-small - the small Whisper student: five actor folds (cached), then build and bundle it"
 	@echo "make bench    - measure accuracy/latency/memory and write docs/benchmarks.md"
+	@echo "make bench-models - one row per bundled model (accuracy, latency, memory): docs/models.md"
 	@echo "make cpp      - build and test the C/C++ bindings"
 
 $(VENV)/bin/python:
@@ -50,8 +52,15 @@ test-fast: venv-dev
 model: venv-dev
 	$(PY) -m edgeemo.recipes.build_default
 
+model-small: venv-dev
+	$(VENV)/bin/edgeemo recipe small-student --int8 small_k3_views
+	$(VENV)/bin/edgeemo recipe build-small
+
 bench: venv-dev
 	$(PY) bench/run_benchmarks.py
+
+bench-models: venv-dev
+	$(PY) bench/models.py
 
 robustness: venv-dev
 	$(PY) bench/robustness.py

@@ -23,10 +23,12 @@ import click
 from edgeemo._version import __version__
 from edgeemo.cli._common import run_standalone
 from edgeemo.fileio import atomic_write_text
+from edgeemo.registry import BUNDLED_MODELS
 
 from .experiments import SPEC_BY_NAME
 
-DEFAULT_MODEL_NAME = "edgeemo-student-ravdess-int8.onnx"
+DEFAULT_MODEL_NAME = BUNDLED_MODELS["tiny"].file_name
+"""The file this recipe bundles: the "tiny" model's (``edgeemo.registry``)."""
 REPRODUCE = "python -m edgeemo.recipes.build_default"
 RECIPES = ("plain", "distilled")
 DEFAULT_RECIPE = "distilled"

@@ -53,6 +53,7 @@ class Row:
     n_layers: int
     views: bool
     description: str
+    kd_weight: float = 0.0  # > 0: distilled from the fold's audio + AU Whisper teacher (KL weight)
 
 
 ROWS: tuple[Row, ...] = (
@@ -61,7 +62,10 @@ ROWS: tuple[Row, ...] = (
     Row("small_k2_views", 2, True, "k = 2 layers, head on clean + 4 views"),
     Row("small_k3_views", 3, True, "k = 3 layers, head on clean + 4 views"),
     Row("small_k4_views", 4, True, "k = 4 (all) layers, head on clean + 4 views"),
+    Row("small_k3_views_kd", 3, True, "k = 3, clean + 4 views, distilled from the fold's audio + AU Whisper teacher "
+        "(`whisper_av_head_views`, with video; KL at T = 2, weight 0.5, plus the labels)", kd_weight=0.5),
 )
+KD_TEMPERATURE = 2.0
 ROW_BY_NAME = {r.name: r for r in ROWS}
 
 
@@ -101,7 +105,7 @@ class SmallBank:
     """Cached window statistics of every clip and variant, from the full tiny.en encoder."""
 
     def __init__(self, utts: Sequence[Utterance], *, n_views: int = N_VIEWS, shard: tuple[int, int] = (0, 1),
-                 progress: bool = True) -> None:
+                 progress: bool = True, data: str | None = None) -> None:
         from edgeemo.train.models.whisper_small import SmallConfig, WhisperWindowEncoder
         from edgeemo.train.small_features import extract_window_features
         from edgeemo.train.teachers.whisper import (
@@ -111,6 +115,7 @@ class SmallBank:
 
         self.utts = list(utts)
         self.n_views = n_views
+        self.data = data
         self.fingerprint = weights_fingerprint(size="tiny.en")
         self._encoder: Any = None
 
@@ -132,6 +137,21 @@ class SmallBank:
             window=WINDOW, hop=HOP, shard=shard, progress=progress,
         )
         self.seconds = time.perf_counter() - t0
+        self._teacher_bank: Any = None
+
+    def teacher_bank(self) -> Any:
+        """Clip-level pooled Whisper features (clean, views) and the AU features, for the teachers
+        of distilled rows (the caches of ``recipe whisper-teachers``; loaded once)."""
+        if self._teacher_bank is None:
+            from edgeemo.train.data import find_data_root
+            from edgeemo.train.teachers.visual import visual_features
+
+            from .whisper_teachers import FeatureBank
+
+            tb = FeatureBank(self.utts, size="tiny.en", n_views=self.n_views, progress=False)
+            tb.au = visual_features(self.utts, find_data_root(self.data))
+            self._teacher_bank = tb
+        return self._teacher_bank
 
 
 def _labels(utts: Sequence[Utterance]) -> np.ndarray:
@@ -147,16 +167,58 @@ def clip_probs(window_probs: np.ndarray, owner: np.ndarray, clips: np.ndarray) -
     return out
 
 
-def _head_rows(bank: SmallBank, clips: np.ndarray, y: np.ndarray, n_states: int, views: bool) -> Any:
+def _head_rows(bank: SmallBank, clips: np.ndarray, y: np.ndarray, n_states: int, views: bool,
+               teacher: dict[str, np.ndarray] | None = None) -> Any:
+    """Window rows of ``clips`` (clean, and each view when ``views``); with ``teacher`` (variant ->
+    per-clip logits) every window carries its clip-and-view's teacher logits."""
     from edgeemo.train.teachers.whisper_head import HeadData
 
     names = ["clean"] + ([f"view-{i}" for i in range(1, bank.n_views + 1)] if views else [])
-    feats, labels = [], []
+    feats, labels, soft = [], [], []
     for name in names:
         f, owner = bank.features.rows(name, clips, n_states)
         feats.append(f)
         labels.append(y[owner])
-    return HeadData(features=np.concatenate(feats), labels=np.concatenate(labels))
+        if teacher is not None:
+            soft.append(teacher[name][owner])
+    return HeadData(features=np.concatenate(feats), labels=np.concatenate(labels),
+                    teacher_logits=np.concatenate(soft) if teacher is not None else None)
+
+
+def fold_teacher_logits(fold: int, bank: SmallBank, y: np.ndarray, *, seed: int = 0, epochs: int = 60) -> dict[str, np.ndarray]:
+    """The fold's audio + AU Whisper teacher (``whisper_av_head_views`` of ``recipe whisper-teachers``:
+    trained on the fold's train actors with the epoch count chosen on its dev actors, then refitted on
+    train + dev) and its logits, *with video*, for every clip's clean audio and training views."""
+    from edgeemo.train.teachers.whisper_head import (
+        HeadData,
+        HeadTrainConfig,
+        WhisperHeadConfig,
+        fit_whisper_head,
+        predict_logits,
+    )
+
+    tb = bank.teacher_bank()
+    folds = np.array([u.fold for u in bank.utts])
+    train_folds, dev_fold, _ = fold_split(fold)
+    tr = np.flatnonzero(np.isin(folds, train_folds))
+    dv = np.flatnonzero(folds == dev_fold)
+    au = tb.au
+    n_layers, dim = tb.clean.shape[1:]
+    cfg = WhisperHeadConfig(n_layers=n_layers, feature_dim=dim, n_classes=len(RAVDESS_LABELS), au_dim=au.shape[1])
+    sets = [tb.clean, *tb.views[: bank.n_views]]
+
+    def rows(index: np.ndarray, with_views: bool) -> HeadData:
+        use = sets if with_views else sets[:1]
+        return HeadData(features=np.concatenate([s[index] for s in use]), labels=np.concatenate([y[index]] * len(use)),
+                        au=np.concatenate([au[index]] * len(use)))
+
+    _, history = fit_whisper_head(rows(tr, True), rows(dv, False), cfg, HeadTrainConfig(seed=seed, epochs=epochs))
+    best = int(max(history, key=lambda h: h["dev_ua"])["epoch"])
+    teacher, _ = fit_whisper_head(rows(np.concatenate([tr, dv]), True), None, cfg, HeadTrainConfig(seed=seed, epochs=best))
+    names = ["clean", *(f"view-{i}" for i in range(1, bank.n_views + 1))]
+    every = np.arange(len(y))
+    return {name: predict_logits(teacher, HeadData(features=feats, labels=y, au=au[every]), with_video=True)
+            for name, feats in zip(names, sets)}
 
 
 def fit_fold_head(row: Row, fold: int, bank: SmallBank, y: np.ndarray, *, seed: int = 0, epochs: int = 60,
@@ -170,15 +232,17 @@ def fit_fold_head(row: Row, fold: int, bank: SmallBank, y: np.ndarray, *, seed: 
     tr = np.flatnonzero(np.isin(folds, train_folds))
     dv = np.flatnonzero(folds == dev_fold)
     n_states = row.n_layers + 1
-    train_rows = _head_rows(bank, tr, y, n_states, row.views)
+    teacher = fold_teacher_logits(fold, bank, y, seed=seed, epochs=epochs) if row.kd_weight > 0 else None
+    kd = {"kd_weight": row.kd_weight, "kd_temperature": KD_TEMPERATURE} if teacher is not None else {}
+    train_rows = _head_rows(bank, tr, y, n_states, row.views, teacher)
     cfg = replace(WhisperSmall.head_config(SmallConfig(labels=RAVDESS_LABELS, n_layers=row.n_layers)),
                   feature_dim=int(train_rows.features.shape[-1]))
     if fixed_epochs is None:
         _, history = fit_whisper_head(train_rows, _head_rows(bank, dv, y, n_states, False), cfg,
-                                      HeadTrainConfig(seed=seed, epochs=epochs))
+                                      HeadTrainConfig(seed=seed, epochs=epochs, **kd))
         fixed_epochs = int(max(history, key=lambda h: h["dev_ua"])["epoch"])
-    head, _ = fit_whisper_head(_head_rows(bank, np.concatenate([tr, dv]), y, n_states, row.views), None, cfg,
-                               HeadTrainConfig(seed=seed, epochs=fixed_epochs))
+    head, _ = fit_whisper_head(_head_rows(bank, np.concatenate([tr, dv]), y, n_states, row.views, teacher), None, cfg,
+                               HeadTrainConfig(seed=seed, epochs=fixed_epochs, **kd))
     return head, fixed_epochs
 
 
@@ -385,7 +449,7 @@ def run_small_student(out: Path, *, rows: Sequence[str] | None = None, folds: Se
     results: dict[str, dict[int, dict[str, Any]]] = {}
     if state.get("settings") == settings:
         results = {n: {int(k): v for k, v in per.items()} for n, per in state.get("results", {}).items()}
-    bank = SmallBank(utts, progress=progress)
+    bank = SmallBank(utts, progress=progress, data=data)
     y = _labels(utts)
     t0 = time.perf_counter()
     for name in names:

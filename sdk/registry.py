@@ -92,7 +92,7 @@ BUNDLED_MODELS: Mapping[str, BundledModel] = MappingProxyType({
 })
 """The bundled models, name -> :class:`BundledModel`, smallest first."""
 
-DEFAULT_MODEL = "tiny"
+DEFAULT_MODEL = "small"
 """The name ``Recognizer()`` / ``Recognizer(None)`` and the CLI without ``--model`` load."""
 
 _SEPARATORS = frozenset({"/", "\\", os.sep, os.altsep or "/"})

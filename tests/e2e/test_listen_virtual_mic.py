@@ -123,9 +123,11 @@ def _check_structure(results: list[dict[str, Any]], labels: tuple[str, ...], hop
     assert results, "no results"
     for r in results:
         assert set(r) >= {"label", "confidence", "scores", "start_s", "end_s", "speech_prob", "is_speech"}
-        assert r["label"] in labels and list(r["scores"]) == list(labels)
+        assert r["label"] in (*labels, "no_speech", "uncertain") and list(r["scores"]) == list(labels)
+        assert (r["label"] == "no_speech") == (not r["is_speech"])
         assert abs(sum(r["scores"].values()) - 1.0) < 1e-4
-        assert r["confidence"] == pytest.approx(max(r["scores"].values()), abs=1e-6)
+        top = max(r["scores"].values())
+        assert r["confidence"] == pytest.approx(0.0 if r["label"] == "no_speech" else top, abs=1e-6)
         assert 0.0 <= r["speech_prob"] <= 1.0
     starts = [r["start_s"] for r in results]
     assert np.allclose(np.diff(starts), hop_s, atol=1e-6), "one result per hop, in order"

@@ -18,7 +18,7 @@ from edgeemo.export import calibrate as cal
 def test_bundled_model_is_calibrated_in_the_graph() -> None:
     import onnxruntime as ort
 
-    rec = edgeemo.Recognizer()
+    rec = edgeemo.Recognizer("tiny")
     fields = cal.parse_calibration(rec.info.metadata[contract.KEY_CALIBRATION])
     t = float(fields["temperature"])
     assert 1.0 < t < 2.0 and "17-20" in fields["fitted_on"]

@@ -70,7 +70,9 @@ def test_missing_model_file(tmp_path: Path) -> None:
 
 def test_default_model(monkeypatch, tmp_path: Path) -> None:
     path = edgeemo.default_model_path()
-    assert path.name == "edgeemo-student-ravdess-int8.onnx" and path.parent.name == "models"
+    from edgeemo import registry
+
+    assert path.name == registry.BUNDLED_MODELS[registry.DEFAULT_MODEL].file_name and path.parent.name == "models"
     assert path.is_file(), "the bundled model must ship with the package"
     assert edgeemo.Recognizer().info.path == path
     # an installation that lost its model file says what to do

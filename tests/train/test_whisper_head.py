@@ -84,3 +84,23 @@ def test_config_errors() -> None:
     with pytest.raises(ConfigError, match="AU"):
         fit_whisper_head(HeadData(features=np.zeros((4, LAYERS, DIM), np.float32), labels=np.zeros(4, np.int64)),
                          None, cfg)
+
+
+def test_distillation_follows_the_teacher_logits() -> None:
+    """With kd_weight 1 the head learns the teacher's (here: shifted) classes, not the labels."""
+    from dataclasses import replace
+
+    train, test = synthetic(400, 0), synthetic(200, 1)
+    shifted = (train.labels + 1) % N_CLASSES
+    teacher = np.eye(N_CLASSES, dtype=np.float32)[shifted] * 8.0
+    cfg = WhisperHeadConfig(n_layers=LAYERS, feature_dim=DIM, n_classes=N_CLASSES, hidden=32)
+    distilled, _ = fit_whisper_head(replace(train, teacher_logits=teacher), None, cfg,
+                                    HeadTrainConfig(epochs=25, kd_weight=1.0, seed=0))
+    plain, _ = fit_whisper_head(train, None, cfg, HeadTrainConfig(epochs=25, seed=0))
+    pred = predict_proba(distilled, test).argmax(1)
+    assert (pred == (test.labels + 1) % N_CLASSES).mean() > 0.8
+    assert accuracy(plain, test) > 0.8
+    with pytest.raises(ConfigError, match="teacher_logits"):
+        fit_whisper_head(train, None, cfg, HeadTrainConfig(epochs=1, kd_weight=0.5))
+    with pytest.raises(ConfigError, match="kd_weight"):
+        HeadTrainConfig(kd_weight=1.5)

@@ -29,7 +29,8 @@ from ..config import DictConfig, check_minimum
 from ..schedule import set_scheduled_lr
 from ..selection import unweighted_accuracy
 
-__all__ = ["HeadData", "HeadTrainConfig", "WhisperHeadConfig", "WhisperTeacherHead", "fit_whisper_head", "predict_proba"]
+__all__ = ["HeadData", "HeadTrainConfig", "WhisperHeadConfig", "WhisperTeacherHead", "fit_whisper_head", "predict_logits",
+           "predict_proba"]
 
 
 @dataclass(frozen=True)
@@ -65,13 +66,17 @@ class HeadTrainConfig(DictConfig):
     warmup_epochs: int = 3
     label_smoothing: float = 0.1
     seed: int = 0
+    kd_weight: float = 0.0  # weight of the KL to the teacher's softened outputs (rows need teacher_logits)
+    kd_temperature: float = 2.0
 
     _what: ClassVar[str] = "Whisper head training option"
 
     def __post_init__(self) -> None:
         check_minimum(self, ("epochs", "batch_size"), 1)
-        check_minimum(self, ("lr",), 0, inclusive=False)
+        check_minimum(self, ("lr", "kd_temperature"), 0, inclusive=False)
         check_minimum(self, ("weight_decay", "warmup_epochs", "label_smoothing"), 0)
+        if not 0.0 <= self.kd_weight <= 1.0:
+            raise ConfigError(f"kd_weight must be in [0, 1], got {self.kd_weight}")
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,7 @@ class HeadData:
     labels: np.ndarray
     au: np.ndarray | None = None
     clip: np.ndarray | None = field(default=None)
+    teacher_logits: np.ndarray | None = None  # [N, n_classes]: a teacher's logits for each row (distillation)
 
     def __post_init__(self) -> None:
         n = len(self.labels)
@@ -90,6 +96,8 @@ class HeadData:
             raise ConfigError(f"features must be [N, layers, dim] with N = {n}, not {self.features.shape}")
         if self.au is not None and self.au.shape[0] != n:
             raise ConfigError(f"au must have {n} rows, not {self.au.shape[0]}")
+        if self.teacher_logits is not None and self.teacher_logits.shape[0] != n:
+            raise ConfigError(f"teacher_logits must have {n} rows, not {self.teacher_logits.shape[0]}")
 
 
 class WhisperTeacherHead(nn.Module):
@@ -159,8 +167,8 @@ def _class_weights(labels: np.ndarray, n_classes: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def predict_proba(model: WhisperTeacherHead, data: HeadData, *, with_video: bool = True, batch: int = 512) -> np.ndarray:
-    """Class probabilities ``[N, n_classes]`` (video used when the model and ``data`` have it)."""
+def predict_logits(model: WhisperTeacherHead, data: HeadData, *, with_video: bool = True, batch: int = 512) -> np.ndarray:
+    """Class logits ``[N, n_classes]`` (video used when the model and ``data`` have it)."""
     model.eval()
     out = []
     for i in range(0, len(data.labels), batch):
@@ -168,8 +176,14 @@ def predict_proba(model: WhisperTeacherHead, data: HeadData, *, with_video: bool
         au = None
         if with_video and data.au is not None and model.cfg.au_dim:
             au = torch.from_numpy(np.asarray(data.au[i : i + batch], np.float32))
-        out.append(torch.softmax(model(x, au), dim=1).numpy())
+        out.append(model(x, au).numpy())
     return np.concatenate(out) if out else np.zeros((0, model.cfg.n_classes), np.float32)
+
+
+def predict_proba(model: WhisperTeacherHead, data: HeadData, *, with_video: bool = True, batch: int = 512) -> np.ndarray:
+    """Class probabilities ``[N, n_classes]`` (video used when the model and ``data`` have it)."""
+    logits = predict_logits(model, data, with_video=with_video, batch=batch)
+    return torch.softmax(torch.from_numpy(logits), dim=1).numpy()
 
 
 def fit_whisper_head(
@@ -179,9 +193,15 @@ def fit_whisper_head(
     tcfg: HeadTrainConfig = HeadTrainConfig(),
 ) -> tuple[WhisperTeacherHead, list[dict[str, Any]]]:
     """Train a head; with ``dev`` keep the epoch of best dev UA (speech-only if the model has video
-    and dev has none), else the last epoch. Returns the model (eval mode) and the history."""
+    and dev has none), else the last epoch. Returns the model (eval mode) and the history.
+
+    With ``tcfg.kd_weight > 0`` the loss is ``(1 - w) * cross-entropy + w * T² * KL(teacher || head)``
+    on temperature-``T`` softened outputs (Hinton et al. 2015), the teacher's logits taken from
+    ``train.teacher_logits``."""
     if cfg.au_dim and train.au is None:
         raise ConfigError("the head has an AU branch (au_dim > 0) but the training rows carry no AUs")
+    if tcfg.kd_weight > 0 and train.teacher_logits is None:
+        raise ConfigError("kd_weight > 0 needs teacher_logits on the training rows")
     g = torch.Generator().manual_seed(tcfg.seed)
     torch.manual_seed(tcfg.seed)
     model = WhisperTeacherHead(cfg)
@@ -189,6 +209,9 @@ def fit_whisper_head(
     x = torch.from_numpy(np.asarray(train.features, np.float32))
     y = torch.from_numpy(np.asarray(train.labels, np.int64))
     au = torch.from_numpy(np.asarray(train.au, np.float32)) if (cfg.au_dim and train.au is not None) else None
+    soft = None
+    if tcfg.kd_weight > 0:
+        soft = torch.softmax(torch.from_numpy(np.asarray(train.teacher_logits, np.float32)) / tcfg.kd_temperature, dim=1)
     loss_fn = nn.CrossEntropyLoss(weight=_class_weights(train.labels, cfg.n_classes), label_smoothing=tcfg.label_smoothing)
     opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
     steps_per_epoch = math.ceil(len(y) / tcfg.batch_size)
@@ -206,7 +229,12 @@ def fit_whisper_head(
             present = None
             if au is not None:
                 present = torch.rand(len(idx), generator=g) >= cfg.video_dropout
-            loss = loss_fn(model(x[idx], None if au is None else au[idx], present), y[idx])
+            logits = model(x[idx], None if au is None else au[idx], present)
+            loss = loss_fn(logits, y[idx])
+            if soft is not None:
+                t = tcfg.kd_temperature
+                kd = nn.functional.kl_div(torch.log_softmax(logits / t, dim=1), soft[idx], reduction="batchmean")
+                loss = (1.0 - tcfg.kd_weight) * loss + tcfg.kd_weight * t * t * kd
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
