@@ -179,7 +179,7 @@ def five_fold_section(short: dict[str, str]) -> list[str]:
         "The bundled small model is trained on all 20 actors, so actors 19-20 are not unseen for it and it",
         "is not in the table above. These are its recipe's out-of-fold numbers: each fold's model scored on",
         "the 4 actors it never saw, same conditions, mean over the five folds",
-        f"([docs/results/small_student.md](results/small_student.md), `edgeemo recipe small-student`).",
+        "([docs/results/small_student.md](results/small_student.md), `edgeemo recipe small-student`).",
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),

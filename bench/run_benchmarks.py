@@ -105,7 +105,7 @@ def cpp_numbers(model: Path, clip: Path) -> dict[str, float] | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--int8", default=None, help="INT8 model (default: the bundled one)")
+    parser.add_argument("--int8", default=None, help='INT8 model (default: the bundled "tiny" model)')
     parser.add_argument("--fp32", default=str(DEFAULT_FP32), help="FP32 model to compare (skipped if missing)")
     parser.add_argument("--windows", type=int, default=200)
     parser.add_argument("--out", default=str(REPO / "docs" / "benchmarks.md"))
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     from edgeemo.train.evaluate import evaluate_model
     from edgeemo.train.windows import clip_windows
 
-    int8 = Path(args.int8) if args.int8 else edgeemo.default_model_path()
+    int8 = Path(args.int8) if args.int8 else edgeemo.registry.bundled_model_path("tiny")
     models = {"INT8": int8}
     if Path(args.fp32).is_file():
         models = {"FP32": Path(args.fp32), "INT8": int8}
@@ -162,6 +162,10 @@ def render(r: dict) -> str:
         "`python bench/run_benchmarks.py` (`make bench`). Test set: RAVDESS actors 19-20 (120 clips),",
         "never used for any choice. UA = macro recall, WA = accuracy, F1 = macro F1. Raw numbers:",
         "`docs/benchmarks.json`.",
+        "",
+        "This page measures the **tiny** model (its FP32 export and INT8 file) on its test actors. Both bundled "
+        "models side by side (five-fold accuracy, latency in Python and C++, memory): [models.md](models.md) "
+        "(`make bench-models`).",
         "",
         "## Accuracy and size",
         "| model | test UA | test WA | test F1 | learned parameters | fixed front-end constants | ONNX file |",

@@ -19,50 +19,51 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "fixtures"))
+from non_speech import signals as non_speech_signals  # tests/fixtures/non_speech.py
 
 SR = 16000
 
 
 def nonspeech(dur: float = 4.0, level: float = 0.3, seed: int = 0) -> dict[str, np.ndarray]:
-    """Synthetic non-speech signals at ``SR`` (peak about ``level``)."""
-    rng = np.random.default_rng(seed)
+    """Synthetic non-speech signals at ``SR`` (peak about ``level``): the kinds of
+    tests/fixtures/non_speech.py (renamed as in docs/api.md) and more noises, sweeps and music."""
+    shared = non_speech_signals(SR, seconds=dur, seed=seed)
+    rng = np.random.default_rng([seed, 1])  # this bench's own noises, not the shared ones
     n = int(dur * SR)
     t = np.arange(n) / SR
 
     def norm(y: np.ndarray) -> np.ndarray:
         return (level * y / max(np.abs(y).max(), 1e-12)).astype(np.float32)
 
-    out: dict[str, np.ndarray] = {"silence": np.zeros(n, np.float32)}
+    out: dict[str, np.ndarray] = {"silence": shared["silence"]}
     out["dither (-80 dBFS noise)"] = (rng.standard_normal(n) * 1e-4).astype(np.float32)
-    out["hum 50 Hz"] = norm(np.sin(2 * np.pi * 50 * t))
+    out["hum 50 Hz"] = norm(shared["hum 50 Hz"])
     out["hum 50 Hz + harmonics"] = norm(sum(np.sin(2 * np.pi * 50 * h * t) / h for h in (1, 2, 3)))
-    out["tone 440 Hz"] = norm(np.sin(2 * np.pi * 440 * t))
+    out["tone 440 Hz"] = norm(shared["tone 440 Hz"])
     out["tone 200 Hz"] = norm(np.sin(2 * np.pi * 200 * t))
-    out["square 220 Hz"] = norm(np.sign(np.sin(2 * np.pi * 220 * t)))
+    out["square 220 Hz"] = norm(shared["square 220 Hz"])
     out["sweep 100-4000 Hz"] = norm(np.sin(2 * np.pi * (100 * t + (3900 / (2 * dur)) * t**2)))
-    c = np.zeros(n)
-    c[:: SR // 10] = 1.0
-    out["clicks 10/s"] = norm(c)
+    out["clicks 10/s"] = norm(shared["clicks 10/s"])
     c = np.zeros(n)
     idx = rng.choice(n, int(8 * dur), replace=False)
     c[idx] = rng.uniform(-1, 1, idx.size)
     out["clicks random 8/s"] = norm(c)
-    out["white noise"] = norm(rng.standard_normal(n))
-    w = rng.standard_normal(n)
-    f = np.fft.rfft(w)
+    out["white noise"] = norm(shared["white noise"])
+    f = np.fft.rfft(rng.standard_normal(n))
     pink = np.fft.irfft(f * np.r_[0, 1 / np.sqrt(np.arange(1, f.size))], n)
     brown = np.fft.irfft(f * np.r_[0, 1 / np.arange(1, f.size)], n)
     out["pink noise"] = norm(pink)
     gate = (np.sin(2 * np.pi * 2 * t) > 0).astype(float)
-    out["white-noise bursts 2/s"] = norm(w * gate)
+    out["white-noise bursts 2/s"] = norm(shared["white-noise bursts"])
     out["pink-noise bursts 2/s"] = norm(pink * gate)
     out["brown-noise bursts 2/s"] = norm(brown * gate)
-    out["tone bursts 1/s"] = norm(np.sin(2 * np.pi * 440 * t) * (np.sin(2 * np.pi * t) > 0))
-    y = np.sin(2 * np.pi * 440 * t)
-    y[: n // 3] = 0
-    out["silence, then a tone"] = norm(y)
+    out["tone bursts 1/s"] = norm(shared["tone bursts"])
+    out["silence, then a tone"] = norm(shared["silence then tone"])
     roots = [130.81, 174.61, 196.0, 146.83, 164.81, 220.0, 110.0, 261.63]
     for name, seg_s, decay, vib in (("chords every 0.5 s", 0.5, 3.0, 0.0), ("chords every 1 s", 1.0, 1.5, 0.0),
                                     ("chords with vibrato", 0.5, 2.0, 0.01)):

@@ -9,7 +9,8 @@ command then fits that head on all 20 actors (01-20, clean + views), builds the 
 tiny.en front end, stem and first k layers + head), exports FP32 and INT8 ONNX (calibration windows
 from all actors), checks torch-vs-ONNX parity, fits a temperature on the row's *out-of-fold* window
 probabilities (cross-fitted over the folds to report an honest ECE) and writes it into the graph,
-copies the INT8 file into ``sdk/models/`` and writes its model card from the measured numbers.
+copies the INT8 file into ``sdk/models/``, writes its model card from the measured numbers and the
+build's report beside the five-fold results (``docs/results/small_build.json``).
 """
 
 from __future__ import annotations
@@ -147,6 +148,7 @@ def build_small(*, run: Path, models: Path, results: Path, row: str, data: str |
         "calibration": calibration, "summary": summary, "seconds": time.perf_counter() - t0, "seed": seed,
     }
     atomic_write_text(run / "report.json", json.dumps(report, indent=2))
+    atomic_write_text(results.with_name("small_build.json"), json.dumps(report, indent=2))  # kept in the repo
     atomic_write_text(models / CARD_FILE, render_card(report))
     return report
 

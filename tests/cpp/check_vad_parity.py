@@ -3,48 +3,35 @@
     python check_vad_parity.py LIBEDGEEMO.so [CLIP...]
 
 Loads the library with ctypes and compares ``edgeemo_speech_frames`` with
-``edgeemo.vad.SpeechDetector`` frame by frame on synthetic non-speech (tones, hum, square waves,
-clicks, noise and noise bursts, chords, silence), on the given speech clips, and at 8/16/44.1 kHz:
-the frame probabilities agree to 1e-6 and every speech/non-speech decision is the same. ctest
-``speech_detector_parity`` runs it; exit status 0 when all holds.
+``edgeemo.vad.SpeechDetector`` frame by frame on synthetic non-speech (tests/fixtures/non_speech.py:
+tones, hum, square waves, clicks, noise and noise bursts, chords, silence, a tone after silence) and a
+voiced glide, on the given speech clips, and at 8/16/44.1 kHz: the frame probabilities agree to 1e-6
+and every speech/non-speech decision is the same. ctest ``speech_detector_parity`` runs it; exit
+status 0 when all holds.
 """
 
 from __future__ import annotations
 
 import ctypes
 import sys
+from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
+from non_speech import signals as non_speech_signals
+
 
 def signals(sr: int) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(3)
-    n = int(3.0 * sr)
-    t = np.arange(n) / sr
-    out = {
-        "silence": np.zeros(n),
-        "hum 50 Hz": 0.3 * np.sin(2 * np.pi * 50 * t),
-        "tone 440 Hz": 0.3 * np.sin(2 * np.pi * 440 * t),
-        "square 220 Hz": 0.3 * np.sign(np.sin(2 * np.pi * 220 * t)),
-        "white noise": 0.1 * rng.standard_normal(n),
-        "noise bursts": 0.1 * rng.standard_normal(n) * (np.sin(2 * np.pi * 2 * t) > 0),
-        "tone bursts": 0.3 * np.sin(2 * np.pi * 440 * t) * (np.sin(2 * np.pi * t) > 0),
-    }
-    c = np.zeros(n)
-    c[:: sr // 10] = 0.9
-    out["clicks"] = c
-    y = np.zeros(n)
-    for k, s in enumerate(range(0, n, sr // 2)):
-        m = min(sr // 2, n - s)
-        ts = np.arange(m) / sr
-        for f in (130.8 * (k % 3 + 1), 164.8 * (k % 3 + 1), 196.0 * (k % 3 + 1)):
-            y[s : s + m] += 0.1 * np.exp(-3 * ts) * np.sin(2 * np.pi * f * ts)
-    out["chords"] = y
+    """The shared non-speech signals (tests/fixtures/non_speech.py, 3 s) and a voiced glide."""
+    out = non_speech_signals(sr, seconds=3.0, seed=3)
     # a glide with a vibrato: voiced and changing, so some frames count as speech
+    t = np.arange(int(3.0 * sr)) / sr
     f0 = 150 + 60 * np.sin(2 * np.pi * 0.7 * t)
     ph = 2 * np.pi * np.cumsum(f0) / sr
-    out["voiced glide"] = 0.2 * sum(np.sin(h * ph) / h for h in range(1, 8)) * (0.6 + 0.4 * np.sin(2 * np.pi * 4 * t))
-    return {k: v.astype(np.float32) for k, v in out.items()}
+    glide = 0.2 * sum(np.sin(h * ph) / h for h in range(1, 8)) * (0.6 + 0.4 * np.sin(2 * np.pi * 4 * t))
+    out["voiced glide"] = glide.astype(np.float32)
+    return out
 
 
 def main(argv: list[str]) -> int:

@@ -3,7 +3,7 @@
     python make_non_speech.py OUTDIR
 
 Files are named ``nonspeech_*.wav``; tests/cpp/check_json_schema.py requires both command lines to
-label every such file ``no_speech``.
+label every such file ``no_speech``. The signals come from tests/fixtures/non_speech.py.
 """
 
 from __future__ import annotations
@@ -11,32 +11,31 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
 import soundfile as sf
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
+from non_speech import signals
+
 SR = 16000
+# file name (tests/cpp/CMakeLists.txt lists these) -> signal of tests/fixtures/non_speech.py
+CLIPS = {
+    "silence": "silence",
+    "hum50": "hum 50 Hz",
+    "tone440": "tone 440 Hz",
+    "square220": "square 220 Hz",
+    "white": "white noise",
+    "noise_bursts": "white-noise bursts",
+    "tone_bursts": "tone bursts",
+    "clicks": "clicks 10/s",
+}
 
 
 def main(argv: list[str]) -> int:
     out = Path(argv[0])
     out.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(5)
-    n = 4 * SR
-    t = np.arange(n) / SR
-    clips = {
-        "silence": np.zeros(n),
-        "hum50": 0.3 * np.sin(2 * np.pi * 50 * t),
-        "tone440": 0.3 * np.sin(2 * np.pi * 440 * t),
-        "square220": 0.3 * np.sign(np.sin(2 * np.pi * 220 * t)),
-        "white": 0.1 * rng.standard_normal(n),
-        "noise_bursts": 0.1 * rng.standard_normal(n) * (np.sin(2 * np.pi * 2 * t) > 0),
-        "tone_bursts": 0.3 * np.sin(2 * np.pi * 440 * t) * (np.sin(2 * np.pi * t) > 0),
-    }
-    c = np.zeros(n)
-    c[:: SR // 10] = 0.9
-    clips["clicks"] = c
-    for name, x in clips.items():
-        sf.write(out / f"nonspeech_{name}.wav", x.astype(np.float32), SR, subtype="FLOAT")
+    clips = signals(SR, seconds=4.0, seed=5)
+    for name, kind in CLIPS.items():
+        sf.write(out / f"nonspeech_{name}.wav", clips[kind], SR, subtype="FLOAT")
     return 0
 
 

@@ -22,7 +22,6 @@ from edgeemo.export.tensorrt.check import check_tensorrt_compat  # noqa: E402
 from edgeemo.export.tensorrt.support import load_support_table  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
-BUNDLED = REPO / "sdk" / "models" / "edgeemo-student-ravdess-int8.onnx"
 WINDOW = 8000
 META = {
     "edgeemo_format": "1",
@@ -260,9 +259,13 @@ def test_fixed_batch_export_does_not_fit_a_batch_profile(models: dict[str, Path]
     assert check_tensorrt_compat(models["fixed"], min_batch=1, opt_batch=1, max_batch=1).ok
 
 
-def test_bundled_int8_model_is_tensorrt_compatible() -> None:
-    assert BUNDLED.is_file(), f"the bundled model is missing: {BUNDLED}"
-    report = check_tensorrt_compat(BUNDLED, max_batch=8)
+@pytest.mark.parametrize("name", ["tiny", "small"])
+def test_bundled_int8_models_are_tensorrt_compatible(name: str) -> None:
+    from edgeemo.registry import bundled_model_path
+
+    bundled = bundled_model_path(name)
+    assert bundled.is_file(), f"the bundled model is missing: {bundled}"
+    report = check_tensorrt_compat(bundled, max_batch=8)
     assert report.ok, report.format_text()
     assert report.qdq.present
     assert [(d.tensor, d.axis) for d in report.dynamic_dims if d.kind == "input"] == [("audio", 0)]

