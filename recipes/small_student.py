@@ -127,13 +127,9 @@ class SmallBank:
                 self._encoder = WhisperWindowEncoder.from_whisper(whisper, cfg)
             return self._encoder
 
-        class _Lazy:
-            def __call__(self, audio: Any) -> Any:
-                return encoder()(audio)
-
         t0 = time.perf_counter()
-        self.features = extract_window_features(
-            self.utts, _Lazy(), variant_functions(self.utts, n_views), fingerprint=self.fingerprint,
+        self.features = extract_window_features(  # the encoder is loaded only if a window is missing
+            self.utts, lambda audio: encoder()(audio), variant_functions(self.utts, n_views), fingerprint=self.fingerprint,
             window=WINDOW, hop=HOP, shard=shard, progress=progress,
         )
         self.seconds = time.perf_counter() - t0

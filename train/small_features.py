@@ -70,7 +70,7 @@ class WindowFeatures:
 
 def extract_window_features(
     utterances: Sequence[Utterance],
-    encoder: torch.nn.Module,
+    encoder: Callable[[torch.Tensor], torch.Tensor],
     variants: dict[str, WaveVariant | None],
     *,
     fingerprint: str,
@@ -84,7 +84,8 @@ def extract_window_features(
 
     With ``shard=(i, n)`` only clips ``i, i + n, ...`` are computed (the others are read from the
     cache when present, else skipped: run the ``n`` shards side by side, then once more unsharded
-    to gather). ``encoder`` maps ``[B, window]`` audio to ``[B, n_states, 2 d]``.
+    to gather). ``encoder`` maps ``[B, window]`` audio to ``[B, n_states, 2 d]`` (e.g. a
+    :class:`~edgeemo.train.models.whisper_small.WhisperWindowEncoder`).
     """
     index, count = shard
     if not 0 <= index < count:
