@@ -16,7 +16,7 @@ comparison (``edgeemo recipe compare``), not here.
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +25,9 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from five_fold import five_fold_section  # noqa: E402
 DEFAULT_MODEL = REPO / "sdk" / "models" / "edgeemo-student-ravdess-int8.onnx"
 DEFAULT_OUT = REPO / "docs" / "robustness.md"
 POOL_PER_ACTOR = 4
@@ -155,38 +158,9 @@ def render(r: Report) -> str:
         "teachers trained fold-wise on their out-of-fold speakers belongs to the five-fold comparison",
         "(`edgeemo recipe compare`), not to this page.",
         "",
-        *five_fold_section(short),
+        *five_fold_section(),
     ]
     return "\n".join(lines)
-
-
-def five_fold_section(short: dict[str, str]) -> list[str]:
-    """The bundled small model's five-fold, out-of-fold numbers (it was trained on all 20 actors,
-    so actors 19-20 are not unseen for it): read from its recipe's results."""
-    from edgeemo.recipes.build_small import SHIPPED_ROW
-
-    path = REPO / "docs" / "results" / "small_student.json"
-    summary = json.loads(path.read_text()).get("summary", {}).get(SHIPPED_ROW) if path.is_file() else None
-    if not summary or "int8" not in summary:
-        return []
-    conds = [c for c in short if c in summary["ua"]]
-    head = ["model (five actor folds, out-of-fold)", *[short[c] for c in conds], "mean degraded"]
-    rows = [(f"small ({SHIPPED_ROW}), INT8", summary["int8"]["ua"], summary["int8"]["mean_degraded"]),
-            (f"small ({SHIPPED_ROW}), FP32", summary["ua"], summary["mean_degraded"])]
-    lines = [
-        "## The small model: five actor folds",
-        "",
-        "The bundled small model is trained on all 20 actors, so actors 19-20 are not unseen for it and it",
-        "is not in the table above. These are its recipe's out-of-fold numbers: each fold's model scored on",
-        "the 4 actors it never saw, same conditions, mean over the five folds",
-        "([docs/results/small_student.md](results/small_student.md), `edgeemo recipe small-student`).",
-        "",
-        "| " + " | ".join(head) + " |",
-        "|" + "---|" * len(head),
-    ]
-    for name, ua, mean in rows:
-        lines.append(f"| {name} | " + " | ".join(f"{ua[c]:.1f}" for c in conds) + f" | {mean:.1f} |")
-    return lines + [""]
 
 
 def plot(r: Report, path: Path) -> None:

@@ -23,6 +23,9 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from five_fold import five_fold_section  # noqa: E402
 DEFAULT_FP32 = REPO / "runs" / "default" / "export" / "edgeemo-student-ravdess.onnx"
 
 
@@ -227,6 +230,7 @@ def render(r: dict) -> str:
             "C++ memory goes (ONNX Runtime itself is above 20 MB before a model is loaded).",
             "",
         ]
+    lines += ["", *five_fold_section()]
     return "\n".join(lines)
 
 

@@ -39,8 +39,10 @@ REPRODUCE = "edgeemo recipe small-student --int8 {row} && edgeemo recipe build-s
 def _fold_results(results_path: Path, row: str) -> tuple[dict[str, Any], dict[int, dict[str, Any]]]:
     if not results_path.is_file():
         raise ConfigError(f"{results_path} does not exist: run `edgeemo recipe small-student` first")
+    from .small_student import load_results
+
     state = json.loads(results_path.read_text())
-    per = {int(k): v for k, v in state.get("results", {}).get(row, {}).items()}
+    per = load_results(results_path).get(row, {})
     summary = state.get("summary", {}).get(row)
     if len(per) < 5 or summary is None:
         raise ConfigError(f"{results_path} has no five-fold results of row {row!r}: run "
@@ -58,9 +60,15 @@ def cross_fitted_calibration(per_fold: dict[int, dict[str, Any]], y: np.ndarray)
         fit_temperature,
     )
 
+    from .small_student import WINDOW_CLIPS, WINDOW_PROBS
+
     def rows(folds: list[int]) -> tuple[np.ndarray, np.ndarray]:
-        p = np.concatenate([np.array(per_fold[k]["window_probs_clean"]) for k in folds])
-        g = np.concatenate([np.array(per_fold[k]["window_clip_clean"]) for k in folds])
+        missing = [k for k in folds if WINDOW_PROBS not in per_fold[k]]
+        if missing:
+            raise ConfigError(f"the five-fold results lack the window probabilities of folds {missing} "
+                              "(OUT.windows.npz beside OUT.json): rerun `edgeemo recipe small-student`")
+        p = np.concatenate([np.asarray(per_fold[k][WINDOW_PROBS]) for k in folds])
+        g = np.concatenate([np.asarray(per_fold[k][WINDOW_CLIPS]) for k in folds])
         return p, g
 
     def clip_level(p: np.ndarray, g: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray]:

@@ -1,4 +1,5 @@
-"""Pieces shared by the recipes' reports: the grouped bar plot of UA per test condition."""
+"""Pieces shared by the recipes' reports: the state file, per-condition fold statistics and the
+grouped bar plot of UA per test condition."""
 
 from __future__ import annotations
 
@@ -10,7 +11,21 @@ import numpy as np
 from edgeemo.errors import ConfigError
 from edgeemo.fileio import atomic_write
 
-__all__ = ["plot_conditions", "read_state"]
+__all__ = ["condition_stats", "plot_conditions", "read_state"]
+
+
+def condition_stats(per_fold: Mapping[int, Mapping[str, Any]], conditions: Sequence[str],
+                    extra: Sequence[str] = ()) -> dict[str, Any]:
+    """Mean and sd over folds of each fold's ``ua[condition]`` (for ``conditions`` and ``extra``),
+    the mean over the degraded conditions (all but ``clean``) and the worst of them as ``(ua, name)``."""
+    s: dict[str, Any] = {"ua": {}, "ua_sd": {}}
+    for cond in [*conditions, *extra]:
+        vals = np.array([per_fold[k]["ua"][cond] for k in sorted(per_fold)])
+        s["ua"][cond], s["ua_sd"][cond] = float(vals.mean()), float(vals.std(ddof=1))
+    degraded = [c for c in conditions if c != "clean"]
+    s["mean_degraded"] = float(np.mean([s["ua"][c] for c in degraded]))
+    s["worst"] = min((s["ua"][c], c) for c in degraded)
+    return s
 
 
 def read_state(path: Path) -> dict[str, Any]:

@@ -38,7 +38,7 @@ from edgeemo.train.data import (
 )
 from edgeemo.train.selection import paired_delta, speaker_bootstrap, unweighted_accuracy
 
-from .report import plot_conditions, read_state
+from .report import condition_stats, plot_conditions, read_state
 
 __all__ = ["ROWS", "Row", "SmallBank", "run_small_student", "small_student_command"]
 
@@ -252,24 +252,24 @@ def run_fold(row: Row, fold: int, bank: SmallBank, y: np.ndarray, *, seed: int =
     te = np.flatnonzero(folds == fold)
     t0 = time.perf_counter()
     head, chosen = fit_fold_head(row, fold, bank, y, seed=seed, epochs=epochs)
-    out: dict[str, Any] = {"fold": fold, "test_index": te.tolist(), "epochs": chosen, "probs": {}}
+    out: dict[str, Any] = {"fold": fold, "test_index": te.tolist(), "epochs": chosen, "pred": {}}
     for cond in EVAL_CONDITIONS:
         variant = "clean" if cond == "clean" else f"eval-{cond}"
         feats, owner = bank.features.rows(variant, te, row.n_layers + 1)
         wp = predict_proba(head, HeadData(features=feats, labels=np.zeros(len(feats), np.int64)))
-        out["probs"][cond] = clip_probs(wp, owner, te).round(5).tolist()
+        out["pred"][cond] = clip_probs(wp, owner, te).argmax(axis=1).tolist()
         if cond == "clean":  # window level, for fitting a temperature as classify averages windows
-            out["window_probs_clean"], out["window_clip_clean"] = wp.round(5).tolist(), owner.tolist()
+            out[WINDOW_PROBS], out[WINDOW_CLIPS] = wp.astype(np.float32), owner
     out["layer_weights"] = head.layer_weights().detach().numpy().round(4).tolist()
     if int8:
         out["int8"] = _int8_fold(row, fold, head, bank, y)
     out["seconds"] = round(time.perf_counter() - t0, 2)
-    out["ua"] = {c: _ua(y[te], np.array(p)) for c, p in out["probs"].items()}
+    out["ua"] = {c: _ua(y[te], np.array(p)) for c, p in out["pred"].items()}
     return out
 
 
-def _ua(y: np.ndarray, probs: np.ndarray) -> float:
-    return 100 * unweighted_accuracy(y, probs.argmax(axis=1), len(RAVDESS_LABELS))
+def _ua(y: np.ndarray, pred: np.ndarray) -> float:
+    return 100 * unweighted_accuracy(y, np.asarray(pred), len(RAVDESS_LABELS))
 
 
 def build_small(head: Any, n_layers: int) -> Any:
@@ -314,7 +314,7 @@ def _int8_fold(row: Row, fold: int, head: Any, bank: SmallBank, y: np.ndarray) -
     fit = np.flatnonzero(np.isin(folds, [*train_folds, dev_fold]))
     model = build_small(head, row.n_layers)
     pool = teacher_babble_pool(bank.utts)
-    result: dict[str, Any] = {"probs": {}, "probs_fp32_onnx": {}}
+    result: dict[str, Any] = {"pred": {}, "pred_fp32_onnx": {}}
     with tempfile.TemporaryDirectory() as tmp:
         fp32, int8 = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
         export_small(model, fp32)
@@ -324,27 +324,80 @@ def _int8_fold(row: Row, fold: int, head: Any, bank: SmallBank, y: np.ndarray) -
         from edgeemo.fileio import sha256_file
 
         waves = {i: read_audio(bank.utts[i].path, 16000) for i in te}
+        digests = {i: sha256_file(bank.utts[i].path) for i in te}
         for cond in EVAL_CONDITIONS:
             windows, owner = [], []
             for i in te:
-                w = condition_wave(bank.utts[i], waves[i], cond, pool, sha256_file(bank.utts[i].path))
+                w = condition_wave(bank.utts[i], waves[i], cond, pool, digests[i])
                 win = clip_windows(w, WINDOW, HOP)
                 windows.append(win)
                 owner.append(np.full(len(win), i))
             x, o = np.concatenate(windows), np.concatenate(owner)
-            result["probs"][cond] = clip_probs(onnx_probs(int8, x), o, te).round(5).tolist()
+            result["pred"][cond] = clip_probs(onnx_probs(int8, x), o, te).argmax(axis=1).tolist()
             if cond == "clean":
-                result["probs_fp32_onnx"][cond] = clip_probs(onnx_probs(fp32, x), o, te).round(5).tolist()
-    result["ua"] = {c: _ua(y[te], np.array(p)) for c, p in result["probs"].items()}
-    result["ua_fp32_onnx"] = {c: _ua(y[te], np.array(p)) for c, p in result["probs_fp32_onnx"].items()}
+                result["pred_fp32_onnx"][cond] = clip_probs(onnx_probs(fp32, x), o, te).argmax(axis=1).tolist()
+    result["ua"] = {c: _ua(y[te], np.array(p)) for c, p in result["pred"].items()}
+    result["ua_fp32_onnx"] = {c: _ua(y[te], np.array(p)) for c, p in result["pred_fp32_onnx"].items()}
     return result
+
+
+WINDOW_PROBS, WINDOW_CLIPS = "window_probs_clean", "window_clip_clean"
+
+
+def _windows_path(state_path: Path) -> Path:
+    return state_path.with_name(state_path.stem + ".windows.npz")
+
+
+def save_results(state_path: Path, settings: dict[str, Any], results: dict[str, dict[int, dict[str, Any]]],
+                 summary: dict[str, Any] | None = None) -> None:
+    """Write ``OUT.json`` (settings, per-fold class predictions and UA, summary) and beside it
+    ``OUT.windows.npz`` (each fold's clean window probabilities as float16 and their clip index,
+    what a temperature is fitted on), both atomically."""
+    import io
+
+    from edgeemo.fileio import atomic_write_bytes
+
+    arrays: dict[str, np.ndarray] = {}
+    plain: dict[str, dict[str, Any]] = {}
+    for name, per in results.items():
+        plain[name] = {}
+        for fold, r in per.items():
+            plain[name][str(fold)] = {k: v for k, v in r.items() if k not in (WINDOW_PROBS, WINDOW_CLIPS)}
+            if WINDOW_PROBS in r:
+                arrays[f"{name}/{fold}/probs"] = np.asarray(r[WINDOW_PROBS], np.float16)
+                arrays[f"{name}/{fold}/clip"] = np.asarray(r[WINDOW_CLIPS], np.int32)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    atomic_write_bytes(_windows_path(state_path), buffer.getvalue())
+    payload: dict[str, Any] = {"settings": settings}
+    if summary is not None:
+        payload["summary"] = summary
+    payload["results"] = plain
+    atomic_write_text(state_path, json.dumps(payload, separators=(",", ":")))
+
+
+def load_results(state_path: Path) -> dict[str, dict[int, dict[str, Any]]]:
+    """The per-fold results :func:`save_results` wrote (window probabilities merged back where the
+    ``.windows.npz`` file has them)."""
+    state = read_state(state_path)
+    results = {n: {int(k): dict(v) for k, v in per.items()} for n, per in state.get("results", {}).items()}
+    path = _windows_path(state_path)
+    if path.is_file():
+        with np.load(path) as arrays:
+            for name, per in results.items():
+                for fold, r in per.items():
+                    key = f"{name}/{fold}"
+                    if f"{key}/probs" in arrays:
+                        r[WINDOW_PROBS] = arrays[f"{key}/probs"].astype(np.float32)
+                        r[WINDOW_CLIPS] = arrays[f"{key}/clip"].astype(np.int64)
+    return results
 
 
 def _pooled(results: dict[int, dict[str, Any]], n: int, cond: str, key: str | None = None) -> np.ndarray:
     pred = np.full(n, -1)
     for r in results.values():
         src = r[key] if key else r
-        pred[r["test_index"]] = np.array(src["probs"][cond]).argmax(axis=1)
+        pred[r["test_index"]] = src["pred"][cond]
     return pred
 
 
@@ -357,12 +410,7 @@ def _summary(results: dict[str, dict[int, dict[str, Any]]], y: np.ndarray, speak
         per_fold = results.get(row.name, {})
         if len(per_fold) < N_FOLDS:
             continue
-        s: dict[str, Any] = {"ua": {}, "ua_sd": {}}
-        for cond in conditions:
-            vals = np.array([per_fold[k]["ua"][cond] for k in sorted(per_fold)])
-            s["ua"][cond], s["ua_sd"][cond] = float(vals.mean()), float(vals.std(ddof=1))
-        s["mean_degraded"] = float(np.mean([s["ua"][c] for c in degraded]))
-        s["worst"] = min((s["ua"][c], c) for c in degraded)
+        s = condition_stats(per_fold, conditions)
         s["interval_clean"] = speaker_bootstrap(y, [_pooled(per_fold, len(y), "clean")], speakers, n_classes).to_dict()
         s["epochs"] = [per_fold[k]["epochs"] for k in sorted(per_fold)]
         ref = results.get(REFERENCE, {})
@@ -424,7 +472,8 @@ def _markdown(summary: dict[str, Any], conditions: Sequence[str], meta: dict[str
             lines.append(f"| {name} | " + " | ".join(f"{i8['ua'][c]:.1f}" for c in degraded) + " |")
     lines += ["", "Rows:", ""] + [f"- `{r.name}`: {r.description}" for r in ROWS if r.name in summary]
     lines += ["", f"Window statistics (once, cached): {meta['feature_seconds']:.0f} s this run; fitting and scoring: "
-              f"{meta['fit_seconds']:.0f} s, one thread."]
+              f"{meta['fit_seconds']:.0f} s summed over every row and fold as each was run (2 torch threads, INT8 rows "
+              "include export, quantization and ONNX Runtime scoring)."]
     return "\n".join(lines) + "\n"
 
 
@@ -444,10 +493,9 @@ def run_small_student(out: Path, *, rows: Sequence[str] | None = None, folds: Se
     state = read_state(state_path)
     results: dict[str, dict[int, dict[str, Any]]] = {}
     if state.get("settings") == settings:
-        results = {n: {int(k): v for k, v in per.items()} for n, per in state.get("results", {}).items()}
+        results = load_results(state_path)
     bank = SmallBank(utts, progress=progress, data=data)
     y = _labels(utts)
-    t0 = time.perf_counter()
     for name in names:
         for k in folds:
             done = results.get(name, {}).get(k)
@@ -457,16 +505,14 @@ def run_small_student(out: Path, *, rows: Sequence[str] | None = None, folds: Se
             results.setdefault(name, {})[k] = r
             extra = f", INT8 {r['int8']['ua']['clean']:.1f}" if "int8" in r else ""
             click.echo(f"{name} fold {k}: clean UA {r['ua']['clean']:.1f}{extra} ({r['seconds']:.0f} s)", err=True)
-            payload = {"settings": settings, "results": {n: {str(f): v for f, v in per.items()} for n, per in results.items()}}
-            atomic_write_text(state_path, json.dumps(payload))
+            save_results(state_path, settings, results)
     conditions = list(EVAL_CONDITIONS)
     speakers = np.array([u.speaker for u in utts])
     summary = _summary(results, y, speakers, conditions)
-    meta = {"feature_seconds": bank.seconds, "fit_seconds": time.perf_counter() - t0,
+    fit_seconds = sum(r.get("seconds", 0.0) for per in results.values() for r in per.values())
+    meta = {"feature_seconds": bank.seconds, "fit_seconds": fit_seconds,
             "command": f"--out {out}" + (f" --int8 {','.join(int8_rows)}" if int8_rows else "")}
-    payload = {"settings": settings, "summary": summary,
-               "results": {n: {str(f): v for f, v in per.items()} for n, per in results.items()}}
-    atomic_write_text(state_path, json.dumps(payload))
+    save_results(state_path, settings, results, summary)
     if summary:
         atomic_write_text(out.with_suffix(".md"), _markdown(summary, conditions, meta))
         plot_conditions(summary, conditions, out.with_suffix(".png"),

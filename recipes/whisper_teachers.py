@@ -49,7 +49,7 @@ from edgeemo.train.data import (
 )
 from edgeemo.train.selection import paired_delta, speaker_bootstrap, unweighted_accuracy
 
-from .report import plot_conditions, read_state
+from .report import condition_stats, plot_conditions, read_state
 
 __all__ = ["ROWS", "FeatureBank", "run_whisper_teachers", "whisper_teachers_command"]
 
@@ -216,13 +216,7 @@ def _summary(rows: Sequence[Row], results: dict[str, dict[int, dict[str, Any]]],
         per_fold = results.get(row.name, {})
         if len(per_fold) < N_FOLDS:
             continue
-        s: dict[str, Any] = {"ua": {}, "ua_sd": {}}
-        for cond in [*conditions, *(["clean_with_video"] if row.video else [])]:
-            vals = np.array([per_fold[k]["ua"][cond] for k in sorted(per_fold)])
-            s["ua"][cond], s["ua_sd"][cond] = float(vals.mean()), float(vals.std(ddof=1))
-        degraded = [c for c in conditions if c != "clean"]
-        s["mean_degraded"] = float(np.mean([s["ua"][c] for c in degraded]))
-        s["worst"] = min(((s["ua"][c], c) for c in degraded))
+        s = condition_stats(per_fold, conditions, ["clean_with_video"] if row.video else [])
         s["interval_clean"] = speaker_bootstrap(y, [pooled(row.name, "clean")], speakers, n_classes).to_dict()
         if row.name != REFERENCE and REFERENCE in results and len(results[REFERENCE]) == N_FOLDS:
             ref = {k: v["ua"]["clean"] for k, v in results[REFERENCE].items()}

@@ -49,14 +49,13 @@ def test_fold_scores_clips_out_of_fold_under_every_condition() -> None:
     y = ss._labels(bank.utts)
     r = ss.run_fold(ss.ROW_BY_NAME["small_k2_views"], 1, bank, y, epochs=10)
     assert {bank.utts[i].fold for i in r["test_index"]} == {1} and len(r["test_index"]) == 64
-    assert set(r["probs"]) == set(EVAL_CONDITIONS)
-    probs = np.array(r["probs"]["clean"])
-    assert probs.shape == (64, 8) and np.allclose(probs.sum(axis=1), 1, atol=1e-3)
-    # clip probabilities are the mean of the clip's window probabilities
-    wp, owner = np.array(r["window_probs_clean"]), np.array(r["window_clip_clean"])
-    first = r["test_index"][0]
-    assert np.allclose(wp[owner == first].mean(axis=0), probs[0], atol=1e-4)
+    assert set(r["pred"]) == set(EVAL_CONDITIONS)
+    wp, owner = np.asarray(r[ss.WINDOW_PROBS]), np.asarray(r[ss.WINDOW_CLIPS])
+    assert wp.shape == (len(owner), 8) and np.allclose(wp.sum(axis=1), 1, atol=1e-3)
     assert len(owner) == sum(2 + c % 2 for c in r["test_index"])
+    # a clip's prediction is the argmax of the mean of its window probabilities
+    clip_mean = np.stack([wp[owner == c].mean(axis=0) for c in r["test_index"]])
+    assert r["pred"]["clean"] == clip_mean.argmax(axis=1).tolist()
     assert r["ua"]["clean"] > 90 and r["ua"]["white_10dB"] < r["ua"]["clean"]
     assert len(r["layer_weights"]) == 3
     # k = 1 sees states 0-1 only, which carry no class signal here
@@ -64,7 +63,7 @@ def test_fold_scores_clips_out_of_fold_under_every_condition() -> None:
     assert k1["ua"]["clean"] < 40
 
 
-def test_summary_deltas_and_cross_fitted_calibration() -> None:
+def test_summary_deltas_and_cross_fitted_calibration(tmp_path: Path) -> None:
     bank = fake_bank(confusing=0.8)
     y = ss._labels(bank.utts)
     results = {name: {k: ss.run_fold(ss.ROW_BY_NAME[name], k, bank, y, epochs=4) for k in range(N_FOLDS)}
@@ -79,7 +78,15 @@ def test_summary_deltas_and_cross_fitted_calibration() -> None:
     assert len(s["epochs"]) == N_FOLDS and s["worst"][1] != "clean"
     md = ss._markdown(summary, list(EVAL_CONDITIONS), {"command": "test", "feature_seconds": 0, "fit_seconds": 0})
     assert "| small_k2_views |" in md and "white_10dB" in md
-    cal = bs.cross_fitted_calibration(results["small_k2_views"], y)
+    # the saved results round-trip (window probabilities as float16 beside the JSON)
+    path = tmp_path / "small.json"
+    ss.save_results(path, {"views": 1}, results, summary)
+    loaded = ss.load_results(path)
+    assert loaded["small_k2_views"][3]["pred"] == results["small_k2_views"][3]["pred"]
+    assert np.allclose(loaded["small_k2_views"][3][ss.WINDOW_PROBS], results["small_k2_views"][3][ss.WINDOW_PROBS],
+                       atol=1e-3)
+    assert path.stat().st_size < 200_000
+    cal = bs.cross_fitted_calibration(loaded["small_k2_views"], y)
     assert 0.05 <= cal["temperature"] <= 20 and len(cal["fold_temperatures"]) == N_FOLDS
     assert cal["ece_after"] <= cal["ece_before"] + 0.02
 
