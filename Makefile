@@ -6,14 +6,16 @@ PY     := $(VENV)/bin/python
 APT_PACKAGES := libportaudio2 libsndfile1 libsndfile1-dev pulseaudio pulseaudio-utils libasound2-plugins \
                 cmake g++ make pkg-config binutils valgrind time
 
-.PHONY: help listen test test-fast system-deps venv venv-dev model model-small bench bench-models robustness cpp clean
+.PHONY: help listen test test-fast system-deps venv venv-dev model model-small model-small-frozen gpu-bundle bench bench-models robustness cpp clean
 
 help:
 	@echo "make listen   - create .venv (runtime only) and run 'edgeemo listen' with the bundled model"
 	@echo "make test     - install system packages, create .venv with every extra, run the whole test suite (CI)"
 	@echo "make test-fast - for contributors: the suite without tests marked slow or audio_device"
 	@echo "make model    - retrain (A+V teacher, then the distilled student), export, quantize and bundle the default model from ../shared/data"
-	@echo "make model-small - the small Whisper student: five actor folds (cached), then build and bundle it"
+	@echo "make model-small - build and bundle the small model from its fine-tuned final weights (SMALL_CHECKPOINT=...)"
+	@echo "make gpu-bundle - stage data, Whisper weights and wheels for scripts/gpu_small_finetune.sh on a GPU machine"
+	@echo "make model-small-frozen - the frozen-encoder small model, CPU only: five folds (cached), build, bundle"
 	@echo "make bench    - measure accuracy/latency/memory and write docs/benchmarks.md"
 	@echo "make bench-models - one row per bundled model (accuracy, latency, memory): docs/models.md"
 	@echo "make cpp      - build and test the C/C++ bindings"
@@ -52,9 +54,17 @@ test-fast: venv-dev
 model: venv-dev
 	$(PY) -m edgeemo.recipes.build_default
 
+SMALL_CHECKPOINT ?= runs/small-finetune/final
+
 model-small: venv-dev
+	$(VENV)/bin/edgeemo recipe build-small --checkpoint $(SMALL_CHECKPOINT)
+
+model-small-frozen: venv-dev
 	$(VENV)/bin/edgeemo recipe small-student --int8 small_k3_views
-	$(VENV)/bin/edgeemo recipe build-small
+	$(VENV)/bin/edgeemo recipe build-small --results docs/results/small_student.json --row small_k3_views
+
+gpu-bundle: venv-dev
+	bash scripts/prepare_gpu_bundle.sh
 
 bench: venv-dev
 	$(PY) bench/run_benchmarks.py

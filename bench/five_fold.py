@@ -2,7 +2,7 @@
 
 The small model is trained on all 20 actors, so actors 19-20 are not unseen for it: the benchmark
 and robustness pages show its recipe's out-of-fold numbers instead (each fold's model scored on the
-4 actors it never saw), read from ``docs/results/small_student.json``.
+4 actors it never saw), read from the shipped row's results (``edgeemo.recipes.build_small.SHIPPED_RESULTS``).
 """
 
 from __future__ import annotations
@@ -11,15 +11,15 @@ import json
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "docs" / "results" / "small_student.json"
 
 
 def five_fold_section() -> list[str]:
     """Markdown lines: the shipped row's INT8 and FP32 UA, clean and per degraded condition, paired
     INT8 − FP32 and the speaker interval; nothing when the results are absent."""
-    from edgeemo.recipes.build_small import SHIPPED_ROW
+    from edgeemo.recipes.build_small import SHIPPED_RESULTS, SHIPPED_ROW
 
-    summary = json.loads(RESULTS.read_text()).get("summary", {}).get(SHIPPED_ROW) if RESULTS.is_file() else None
+    results = REPO / SHIPPED_RESULTS
+    summary = json.loads(results.read_text()).get("summary", {}).get(SHIPPED_ROW) if results.is_file() else None
     if not summary or "int8" not in summary:
         return []
     conds = list(summary["ua"])
@@ -35,7 +35,7 @@ def five_fold_section() -> list[str]:
         "The bundled small model is trained on all 20 actors, so actors 19-20 are not unseen for it and it",
         "is not in the tables above. These are its recipe's out-of-fold numbers: each fold's model scored on",
         "the 4 actors it never saw, same conditions, UA % as the mean over the five folds",
-        "([results/small_student.md](results/small_student.md), `edgeemo recipe small-student`).",
+        f"([results/{results.stem}.md](results/{results.stem}.md)).",
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),

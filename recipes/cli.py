@@ -25,6 +25,8 @@ RECIPE_COMMANDS: dict[str, LazyCommand] = {
                                      "Tiny student: labels vs function matching with a Whisper teacher, actor folds."),
     "small-student": LazyCommand("edgeemo.recipes.small_student:small_student_command", "train,export",
                                  "Small Whisper student on the five actor folds: choose k, clean, degraded, INT8."),
+    "small-finetune": LazyCommand("edgeemo.recipes.small_finetune:small_finetune_command", "train,export",
+                                  "Small Whisper student fine-tuned end to end vs frozen, on the five folds (GPU)."),
     "build-small": LazyCommand("edgeemo.recipes.build_small:build_small_command", "train,export",
                                "Rebuild the bundled small model from its five-fold results."),
 }

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,8 @@ from edgeemo.train.selection import paired_delta, speaker_bootstrap, unweighted_
 
 from .report import condition_stats, plot_conditions, read_state
 
-__all__ = ["ROWS", "Row", "SmallBank", "run_small_student", "small_student_command"]
+__all__ = ["ROWS", "Row", "SmallBank", "load_results", "onnx_fold_scores", "run_small_student", "save_results",
+           "small_student_command", "summarize_rows"]
 
 WINDOW, HOP = 48000, 8000
 N_VIEWS = 4
@@ -69,15 +70,16 @@ KD_TEMPERATURE = 2.0
 ROW_BY_NAME = {r.name: r for r in ROWS}
 
 
-def variant_functions(utts: Sequence[Utterance], n_views: int) -> dict[str, Any]:
+def variant_functions(utts: Sequence[Utterance], n_views: int, pool_from: Sequence[Utterance] | None = None) -> dict[str, Any]:
     """``variant name -> fn(utt, wave, clip sha256)`` (``None`` for clean), as the teacher cache
-    makes its views and test conditions (:mod:`edgeemo.train.views`)."""
+    makes its views and test conditions (:mod:`edgeemo.train.views`); the babble pool comes from
+    ``pool_from`` (default ``utts``; the teacher cache draws it from the whole corpus)."""
     from edgeemo.train.degrade import EVAL_CONDITIONS
     from edgeemo.train.small_features import variant_names
     from edgeemo.train.teachers.whisper_features import clip_view_seed
     from edgeemo.train.views import condition_wave, teacher_babble_pool, view_function
 
-    pool = teacher_babble_pool(utts)
+    pool = teacher_babble_pool(utts if pool_from is None else pool_from)
     speaker_fns: dict[str, Any] = {}
 
     def view(seed: int) -> Any:
@@ -301,8 +303,7 @@ def calibration_set(utts: Sequence[Utterance], clips: np.ndarray, n_windows: int
 
 def _int8_fold(row: Row, fold: int, head: Any, bank: SmallBank, y: np.ndarray) -> dict[str, Any]:
     """Export the fold's model, quantize it on training-actor windows, score FP32 and INT8 ONNX."""
-    from edgeemo.export.parity import onnx_probs
-    from edgeemo.export.small_export import export_small, quantize_small
+    from edgeemo.fileio import sha256_file
     from edgeemo.train.data import read_audio
     from edgeemo.train.degrade import EVAL_CONDITIONS
     from edgeemo.train.small_features import clip_windows
@@ -312,30 +313,37 @@ def _int8_fold(row: Row, fold: int, head: Any, bank: SmallBank, y: np.ndarray) -
     train_folds, dev_fold, _ = fold_split(fold)
     te = np.flatnonzero(folds == fold)
     fit = np.flatnonzero(np.isin(folds, [*train_folds, dev_fold]))
-    model = build_small(head, row.n_layers)
     pool = teacher_babble_pool(bank.utts)
+    waves = {i: read_audio(bank.utts[i].path, 16000) for i in te}
+    digests = {i: sha256_file(bank.utts[i].path) for i in te}
+
+    def test() -> Iterator[tuple[str, np.ndarray, np.ndarray]]:  # one condition's windows at a time
+        for cond in EVAL_CONDITIONS:
+            wins = [clip_windows(condition_wave(bank.utts[i], waves[i], cond, pool, digests[i]), WINDOW, HOP) for i in te]
+            yield cond, np.concatenate(wins), np.concatenate([np.full(len(w), i) for i, w in zip(te, wins)])
+
+    return onnx_fold_scores(build_small(head, row.n_layers), calibration_set(bank.utts, fit), test(), te, y)
+
+
+def onnx_fold_scores(model: Any, calibration: np.ndarray, test: Iterable[tuple[str, np.ndarray, np.ndarray]],
+                     te: np.ndarray, y: np.ndarray, *, num_threads: int = 1) -> dict[str, Any]:
+    """Export a fold's :class:`WhisperSmall`, quantize it (INT8 QDQ) on ``calibration`` windows and
+    score both files with ONNX Runtime: ``test`` yields ``(condition, windows, clip per window)``
+    for the test clips ``te``; clean is scored in FP32 too (the INT8 − FP32 check)."""
+    from edgeemo.export.parity import onnx_probs
+    from edgeemo.export.small_export import export_small, quantize_small
+
     result: dict[str, Any] = {"pred": {}, "pred_fp32_onnx": {}}
     with tempfile.TemporaryDirectory() as tmp:
         fp32, int8 = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
         export_small(model, fp32)
-        q = quantize_small(fp32, int8, calibration_set(bank.utts, fit))
+        q = quantize_small(fp32, int8, calibration)
         result["int8_bytes"], result["fp32_bytes"] = int8.stat().st_size, fp32.stat().st_size
         result["quantized_nodes"] = q.quantized_nodes
-        from edgeemo.fileio import sha256_file
-
-        waves = {i: read_audio(bank.utts[i].path, 16000) for i in te}
-        digests = {i: sha256_file(bank.utts[i].path) for i in te}
-        for cond in EVAL_CONDITIONS:
-            windows, owner = [], []
-            for i in te:
-                w = condition_wave(bank.utts[i], waves[i], cond, pool, digests[i])
-                win = clip_windows(w, WINDOW, HOP)
-                windows.append(win)
-                owner.append(np.full(len(win), i))
-            x, o = np.concatenate(windows), np.concatenate(owner)
-            result["pred"][cond] = clip_probs(onnx_probs(int8, x), o, te).argmax(axis=1).tolist()
+        for cond, x, owner in test:
+            result["pred"][cond] = clip_probs(onnx_probs(int8, x, num_threads), owner, te).argmax(axis=1).tolist()
             if cond == "clean":
-                result["pred_fp32_onnx"][cond] = clip_probs(onnx_probs(fp32, x), o, te).argmax(axis=1).tolist()
+                result["pred_fp32_onnx"][cond] = clip_probs(onnx_probs(fp32, x, num_threads), owner, te).argmax(axis=1).tolist()
     result["ua"] = {c: _ua(y[te], np.array(p)) for c, p in result["pred"].items()}
     result["ua_fp32_onnx"] = {c: _ua(y[te], np.array(p)) for c, p in result["pred_fp32_onnx"].items()}
     return result
@@ -401,20 +409,23 @@ def _pooled(results: dict[int, dict[str, Any]], n: int, cond: str, key: str | No
     return pred
 
 
-def _summary(results: dict[str, dict[int, dict[str, Any]]], y: np.ndarray, speakers: np.ndarray,
-             conditions: Sequence[str]) -> dict[str, Any]:
+def summarize_rows(results: dict[str, dict[int, dict[str, Any]]], y: np.ndarray, speakers: np.ndarray,
+                   conditions: Sequence[str], names: Sequence[str], reference: str) -> dict[str, Any]:
+    """Per row with all five folds: UA per condition (mean, sd over folds), the speaker-bootstrap
+    interval of clean UA, the epochs, paired deltas against ``reference`` (when it has five folds)
+    and the INT8 scores (when every fold has them)."""
     n_classes = len(RAVDESS_LABELS)
     summary: dict[str, Any] = {}
     degraded = [c for c in conditions if c != "clean"]
-    for row in ROWS:
-        per_fold = results.get(row.name, {})
+    for name in names:
+        per_fold = results.get(name, {})
         if len(per_fold) < N_FOLDS:
             continue
         s = condition_stats(per_fold, conditions)
         s["interval_clean"] = speaker_bootstrap(y, [_pooled(per_fold, len(y), "clean")], speakers, n_classes).to_dict()
         s["epochs"] = [per_fold[k]["epochs"] for k in sorted(per_fold)]
-        ref = results.get(REFERENCE, {})
-        if row.name != REFERENCE and len(ref) == N_FOLDS:
+        ref = results.get(reference, {})
+        if name != reference and len(ref) == N_FOLDS:
             s["delta_vs_reference"] = paired_delta({k: v["ua"]["clean"] for k, v in per_fold.items()},
                                                    {k: v["ua"]["clean"] for k, v in ref.items()}).to_dict()
             s["delta_degraded_vs_reference"] = paired_delta(
@@ -429,7 +440,7 @@ def _summary(results: dict[str, dict[int, dict[str, Any]]], y: np.ndarray, speak
                          "delta_vs_fp32": paired_delta({k: v["int8"]["ua"]["clean"] for k, v in per_fold.items()},
                                                        {k: v["ua"]["clean"] for k, v in per_fold.items()}).to_dict(),
                          "int8_bytes": int(np.median([v["int8"]["int8_bytes"] for v in per_fold.values()]))}
-        summary[row.name] = s
+        summary[name] = s
     return summary
 
 
@@ -508,7 +519,7 @@ def run_small_student(out: Path, *, rows: Sequence[str] | None = None, folds: Se
             save_results(state_path, settings, results)
     conditions = list(EVAL_CONDITIONS)
     speakers = np.array([u.speaker for u in utts])
-    summary = _summary(results, y, speakers, conditions)
+    summary = summarize_rows(results, y, speakers, conditions, [r.name for r in ROWS], REFERENCE)
     fit_seconds = sum(r.get("seconds", 0.0) for per in results.values() for r in per.values())
     meta = {"feature_seconds": bank.seconds, "fit_seconds": fit_seconds,
             "command": f"--out {out}" + (f" --int8 {','.join(int8_rows)}" if int8_rows else "")}

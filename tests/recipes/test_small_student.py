@@ -71,7 +71,7 @@ def test_summary_deltas_and_cross_fitted_calibration(tmp_path: Path) -> None:
     from edgeemo.train.degrade import EVAL_CONDITIONS
 
     speakers = np.array([u.speaker for u in bank.utts])
-    summary = ss._summary(results, y, speakers, list(EVAL_CONDITIONS))
+    summary = ss.summarize_rows(results, y, speakers, list(EVAL_CONDITIONS), [r.name for r in ss.ROWS], ss.REFERENCE)
     s = summary["small_k2_views"]
     assert tuple(s["delta_vs_reference"]["folds"]) == tuple(range(N_FOLDS))
     assert "delta_vs_reference" not in summary["small_k2_clean"]
@@ -94,9 +94,30 @@ def test_summary_deltas_and_cross_fitted_calibration(tmp_path: Path) -> None:
 def test_build_refuses_missing_results(tmp_path: Path) -> None:
     from edgeemo.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="run `edgeemo recipe small-student` first"):
+    with pytest.raises(ConfigError, match="does not exist: run `edgeemo recipe small-finetune`"):
         bs.build_small(run=tmp_path / "run", models=tmp_path / "models", results=tmp_path / "none.json",
                        row="small_k2_views", data=None, seed=0)
+    with pytest.raises(ConfigError, match="fine-tunes the encoder.*--checkpoint"):
+        bs.build_small(run=tmp_path / "run", models=tmp_path / "models", results=tmp_path / "none.json",
+                       row="ft_all_k3", data=None, seed=0)
     with pytest.raises(ConfigError, match="unknown row"):
         bs.build_small(run=tmp_path / "run", models=tmp_path / "models", results=tmp_path / "none.json",
                        row="nope", data=None, seed=0)
+
+
+def test_build_takes_only_the_final_model_of_its_row(tmp_path: Path) -> None:
+    """A fine-tuned row ships the checkpoint trained for the median of its folds' epochs, nothing else."""
+    from edgeemo.errors import ConfigError
+    from edgeemo.train.models.whisper_small import SmallConfig, WhisperSmall, save_small
+
+    assert bs._row_spec("ft_all_k3") == bs._RowSpec(3, True, True)
+    assert bs._row_spec("frozen_k3").fine_tuned is False
+    assert bs._row_spec("small_k2_clean") == bs._RowSpec(2, False, False)
+    cfg = SmallConfig(labels=RAVDESS_LABELS, n_layers=3, d_model=32, n_heads=2, ffn_dim=64, hidden=16)
+    folder = save_small(WhisperSmall(cfg), tmp_path / "final", {"row": "ft_all_k3", "epochs": 6})
+    model, provenance = bs._checkpoint_model(folder, bs._row_spec("ft_all_k3"), "ft_all_k3", 6)
+    assert model.cfg.n_layers == 3 and len(provenance["checkpoint_sha256"]) == 64
+    with pytest.raises(ConfigError, match="trained for 6 epochs, the folds of ft_all_k3 say 7"):
+        bs._checkpoint_model(folder, bs._row_spec("ft_all_k3"), "ft_all_k3", 7)
+    with pytest.raises(ConfigError, match="not 'ft_top_k3'"):
+        bs._checkpoint_model(folder, bs._row_spec("ft_top_k3"), "ft_top_k3", 6)

@@ -154,3 +154,34 @@ def test_save_load_and_onnx_export_parity(whisper_tiny, clips: list[Utterance], 
 def test_load_small_refuses_a_foreign_folder(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="not a small-student checkpoint"):
         load_small(tmp_path)
+
+
+def test_encoder_weights_file_rebuilds_the_encoder(whisper_tiny, clips: list[Utterance], tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """One float16 file stands in for the Whisper package (Whisper's weights are float16 already, so
+    nothing is lost), truncated to any k it holds; a half-precision checkpoint loads back in float32."""
+    from edgeemo.train.models.whisper_small import load_encoder_weights, save_encoder_weights
+
+    enc3 = WhisperWindowEncoder.from_whisper(whisper_tiny, _cfg(3))
+    path = save_encoder_weights(enc3, tmp_path / "enc.pt")
+    wave = torch.from_numpy(read_audio(clips[2].path)[:48000])[None]
+    for k in (1, 3):
+        ref = WhisperWindowEncoder.from_whisper(whisper_tiny, _cfg(k))
+        mine = load_encoder_weights(path, k)
+        assert len(mine.layers) == k and mine.cfg.whisper_fingerprint == enc3.cfg.whisper_fingerprint
+        with torch.no_grad():
+            assert torch.equal(mine(wave), ref(wave))
+    with pytest.raises(ConfigError, match="holds 3 layers"):
+        load_encoder_weights(path, 4)
+    (tmp_path / "junk.pt").write_bytes(b"not a torch file")
+    with pytest.raises(ModelError, match="not a window-encoder weights file"):
+        load_encoder_weights(tmp_path / "junk.pt")
+
+    model = WhisperSmall(_cfg(1), WhisperWindowEncoder.from_whisper(whisper_tiny, _cfg(1)))
+    folder = save_small(model, tmp_path / "half", {"row": "x"}, half=True)
+    full = save_small(model, tmp_path / "full")
+    assert (folder / "small.pt").stat().st_size < 0.6 * (full / "small.pt").stat().st_size
+    loaded, meta = load_small(folder)
+    assert meta["row"] == "x" and all(p.dtype == torch.float32 for p in loaded.parameters())
+    with torch.no_grad():
+        a, b = model.eval()(wave)["logits"], loaded(wave)["logits"]
+    assert torch.allclose(a, b, atol=1e-2 * float(a.abs().max()))

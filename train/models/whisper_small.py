@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import pickle
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ from torch import nn
 from ..teachers.whisper_head import WhisperHeadConfig, WhisperTeacherHead
 
 __all__ = ["EncoderLayer", "SmallConfig", "WhisperLogMel", "WhisperSmall", "WhisperWindowEncoder",
-           "load_small", "save_small"]
+           "load_encoder_weights", "load_small", "save_encoder_weights", "save_small"]
 
 SAMPLE_RATE = 16000
 N_FFT = 400
@@ -249,11 +250,48 @@ class WhisperSmall(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
 
-def save_small(model: WhisperSmall, folder: str | os.PathLike[str], extra: dict[str, Any] | None = None) -> Path:
-    """Write ``small.json`` (config + ``extra``) and ``small.pt`` (state dict) atomically."""
+def save_encoder_weights(encoder: WhisperWindowEncoder, path: str | os.PathLike[str]) -> Path:
+    """One file with a window encoder's config, mel filters and weights (float16, as Whisper's own
+    weights are stored): what a machine without the Whisper package needs to rebuild it."""
+    state = {k: v.half() for k, v in encoder.state_dict().items() if not k.startswith("frontend.")}
+    payload = {"config": encoder.cfg.to_dict(), "mel_filters": encoder.frontend.mel_matrix.clone(), "state": state}
+    atomic_write(Path(path), lambda fh: torch.save(payload, fh))
+    return Path(path)
+
+
+def load_encoder_weights(path: str | os.PathLike[str], n_layers: int | None = None) -> WhisperWindowEncoder:
+    """A :class:`WhisperWindowEncoder` from :func:`save_encoder_weights`'s file, keeping its first
+    ``n_layers`` layers (all it has by default)."""
+    try:
+        payload = torch.load(Path(path), map_location="cpu", weights_only=True)
+        cfg = SmallConfig.from_dict(payload["config"])
+    except (OSError, RuntimeError, KeyError, TypeError, ValueError, EOFError, pickle.UnpicklingError, ConfigError) as exc:
+        raise ModelError(f"{path} is not a window-encoder weights file ({exc}); write one with "
+                         "save_encoder_weights") from None
+    if n_layers is not None:
+        if n_layers > cfg.n_layers:
+            raise ConfigError(f"{path} holds {cfg.n_layers} layers, {n_layers} asked for")
+        cfg = SmallConfig.from_dict({**cfg.to_dict(), "n_layers": n_layers})
+    model = WhisperWindowEncoder(cfg, payload["mel_filters"].numpy())
+    keep = {k: v.float() for k, v in payload["state"].items()
+            if not k.startswith("layers.") or int(k.split(".")[1]) < cfg.n_layers}
+    if model.final_norm is None:
+        keep = {k: v for k, v in keep.items() if not k.startswith("final_norm.")}
+    missing, unexpected = model.load_state_dict(keep, strict=False)
+    missing = [k for k in missing if not k.startswith("frontend.")]
+    if missing or unexpected:
+        raise ModelError(f"{path} does not fit its config: missing {missing[:5]}, unexpected {unexpected[:5]}")
+    return model.eval()
+
+
+def save_small(model: WhisperSmall, folder: str | os.PathLike[str], extra: dict[str, Any] | None = None, *,
+               half: bool = False) -> Path:
+    """Write ``small.json`` (config + ``extra``) and ``small.pt`` (state dict) atomically; with
+    ``half`` the weights are stored as float16 (half the file, e.g. to move it between machines)."""
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    state = {k: v for k, v in model.state_dict().items() if not k.startswith("encoder.frontend.")}
+    state = {k: (v.half() if half and v.is_floating_point() else v)
+             for k, v in model.state_dict().items() if not k.startswith("encoder.frontend.")}
     atomic_write(out / CHECKPOINT_WEIGHTS, lambda fh: torch.save(state, fh))
     atomic_write_text(out / CHECKPOINT_CONFIG, json.dumps({"model": model.cfg.to_dict(), **(extra or {})}, indent=2))
     return out
