@@ -395,6 +395,8 @@ def run_small_finetune(out: Path, *, rows: Sequence[str], later_rows: Sequence[s
         raise ConfigError(f"unknown row(s) {unknown}; known: {[r.name for r in ROWS]}")
     if int8_row is not None and save_models is None:
         raise ConfigError("--int8 scores the saved fold models: pass --save-models")
+    if final is not None and save_models is None:
+        raise ConfigError("--final saves the model it trains: pass --save-models (a folder outside docs/)")
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError("--device cuda but torch sees no GPU; pass --device cpu")
@@ -446,7 +448,7 @@ def run_small_finetune(out: Path, *, rows: Sequence[str], later_rows: Sequence[s
     run_rows(rows)
     final_row = best_row(results, rows) if final == BEST else final
     if final_row is not None and tables is not None and in_time(f"the final {final_row} model"):
-        _final_model(ROW_BY_NAME[final_row], results, tables, encoders, utts, y, tcfg, save_models or out.parent, half, log)
+        _final_model(ROW_BY_NAME[final_row], results, tables, encoders, utts, y, tcfg, save_models, half, log)  # type: ignore[arg-type]
     int8_name = best_row(results, rows) if int8_row == BEST else int8_row
     if int8_name is not None and variants is not None:
         for k in folds:

@@ -331,9 +331,9 @@ def onnx_fold_scores(model: Any, calibration: np.ndarray, test: Iterable[tuple[s
     score both files with ONNX Runtime: ``test`` yields ``(condition, windows, clip per window)``
     for the test clips ``te``; clean is scored in FP32 too (the INT8 − FP32 check)."""
     from edgeemo.export.parity import onnx_probs
-    from edgeemo.export.small_export import export_small, quantize_small
+    from edgeemo.export.small_export import EXPORT_LAYOUT, export_small, quantize_small
 
-    result: dict[str, Any] = {"pred": {}, "pred_fp32_onnx": {}}
+    result: dict[str, Any] = {"pred": {}, "pred_fp32_onnx": {}, "export": EXPORT_LAYOUT}
     with tempfile.TemporaryDirectory() as tmp:
         fp32, int8 = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
         export_small(model, fp32)

@@ -82,3 +82,15 @@ def test_a_cpu_run_on_a_subset_resumes_and_respects_the_deadline(tmp_path: Path,
     monkeypatch.undo()
     sf.run_small_finetune(out, **{**kwargs, "folds": [0, 1]}, deadline_s=0.0)  # past the deadline: nothing new
     assert list(json.loads(out.with_suffix(".json").read_text())["results"]["ft_all_k2"]) == ["0"]
+
+
+def test_options_that_need_a_model_folder_or_a_known_row(tmp_path: Path) -> None:
+    from edgeemo.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--final saves the model.*--save-models"):
+        sf.run_small_finetune(tmp_path / "r", rows=["ft_all_k3"], final="best")
+    with pytest.raises(ConfigError, match="--int8 scores the saved fold models"):
+        sf.run_small_finetune(tmp_path / "r", rows=["ft_all_k3"], int8_row="ft_all_k3")
+    with pytest.raises(ConfigError, match="unknown row"):
+        sf.run_small_finetune(tmp_path / "r", rows=["ft_all_k9"])
+    assert not (tmp_path / "r.json").exists()

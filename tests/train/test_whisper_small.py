@@ -149,6 +149,34 @@ def test_save_load_and_onnx_export_parity(whisper_tiny, clips: list[Utterance], 
     assert len(floats) >= 3  # conv1, the two attention matmuls (and the head)
     p32, p8 = onnx_probs(fp32, windows), onnx_probs(int8, windows)
     assert np.abs(p32 - p8).max() < 0.2
+    # ONNX Runtime runs every weight matmul in INT8: none is left as a float MatMul fed by a
+    # weight dequantized on every call (what three q/k/v projections sharing one input caused)
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    ort.InferenceSession(str(int8), so, providers=["CPUExecutionProvider"])
+    optimized = onnx.load(so.optimized_model_filepath)
+    weights = {i.name for i in optimized.graph.initializer}
+    producer = {o: n for n in optimized.graph.node for o in n.output}
+    float_weight_matmuls = [n.name for n in optimized.graph.node if n.op_type == "MatMul" and any(
+        i in producer and producer[i].op_type == "DequantizeLinear" and producer[i].input[0] in weights for i in n.input)]
+    assert float_weight_matmuls == []
+    assert sum(n.op_type == "QLinearMatMul" for n in optimized.graph.node) == 4  # qkv, out, fc1, fc2 of k = 1
+
+
+def test_fused_attention_projections_compute_the_same(whisper_tiny, clips: list[Utterance]) -> None:  # type: ignore[no-untyped-def]
+    from edgeemo.export.small_export import fuse_attention_projections
+
+    cfg = _cfg(2)
+    model = WhisperSmall(cfg, WhisperWindowEncoder.from_whisper(whisper_tiny, cfg)).eval()
+    fused = fuse_attention_projections(model)
+    assert fuse_attention_projections(fused).encoder.layers[0].qkv.out_features == 3 * 384  # idempotent
+    assert hasattr(model.encoder.layers[0], "q")  # the original is left alone
+    x = torch.from_numpy(np.stack([read_audio(c.path)[:48000] for c in clips]))
+    with torch.no_grad():
+        a, b = model(x)["logits"], fused(x)["logits"]
+    assert torch.allclose(a, b, atol=1e-4)
 
 
 def test_load_small_refuses_a_foreign_folder(tmp_path: Path) -> None:
