@@ -40,8 +40,8 @@ from .metadata import set_metadata
 from .onnx_export import _rename_and_strip, _store_large_constants_fp16
 from .quantize import QuantizeResult, quantize_int8
 
-__all__ = ["EXPORT_LAYOUT", "FLOAT_PARTS", "SMALL_LICENSE", "SmallExport", "export_small", "fuse_attention_projections", "quantize_small",
-           "small_metadata"]
+__all__ = ["EXPORT_LAYOUT", "FLOAT_PARTS", "SMALL_LICENSE", "SmallExport", "export_small", "fuse_attention_projections",
+           "quantize_small", "small_metadata"]
 
 log = logging.getLogger("edgeemo.export")
 

@@ -181,8 +181,6 @@ class _Encoders:
 
         if self.weights is not None:
             return load_encoder_weights(self.weights, n_layers)
-        import copy
-
         from edgeemo.train.models.whisper_small import SmallConfig, WhisperWindowEncoder
         from edgeemo.train.teachers.whisper import load_whisper_encoder
 
@@ -190,7 +188,7 @@ class _Encoders:
             self._full = load_whisper_encoder(size="tiny.en")
         cfg = SmallConfig(labels=RAVDESS_LABELS, n_layers=n_layers, encoder_layers=self._full.n_layers,
                           window_samples=WINDOW, hop_samples=HOP, whisper_fingerprint=self._full.fingerprint)
-        return copy.deepcopy(WhisperWindowEncoder.from_whisper(self._full, cfg))
+        return WhisperWindowEncoder.from_whisper(self._full, cfg)  # new modules: the loaded weights stay untouched
 
 
 class _Tables:
