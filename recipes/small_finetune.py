@@ -336,7 +336,8 @@ def _markdown(summary: dict[str, Any], conditions: Sequence[str], meta: dict[str
     for name, s in summary.items():
         lines.append(f"| {name} | " + " | ".join(f"{s['ua'][c]:.1f}" for c in degraded) + " |")
     lines += ["", "Rows:", ""] + [f"- `{r.name}`: {r.description}" for r in ROWS if r.name in summary]
-    lines += ["", f"Training: {json.dumps(meta['train'])}.", "",
+    train = {k: v for k, v in meta["train"].items() if k != "train_encoder"}
+    lines += ["", f"Training (what learns is each row's, above): {json.dumps(train)}.", "",
               f"Fitting and scoring: {meta['fit_seconds']:.0f} s summed over the rows and folds as each was run "
               "(per fold: the dev run, the refit and the scoring of 9 conditions; INT8 export and scoring not "
               "included)."]
