@@ -396,7 +396,10 @@ def run_small_finetune(out: Path, *, rows: Sequence[str], later_rows: Sequence[s
         raise ConfigError("--int8 scores the saved fold models: pass --save-models")
     if final is not None and save_models is None:
         raise ConfigError("--final saves the model it trains: pass --save-models (a folder outside docs/)")
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise ConfigError(f"--device {device!r} is not a torch device; pass cpu, cuda or cuda:N") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError("--device cuda but torch sees no GPU; pass --device cpu")
     if dev.type == "cuda":

@@ -93,4 +93,6 @@ def test_options_that_need_a_model_folder_or_a_known_row(tmp_path: Path) -> None
         sf.run_small_finetune(tmp_path / "r", rows=["ft_all_k3"], int8_row="ft_all_k3")
     with pytest.raises(ConfigError, match="unknown row"):
         sf.run_small_finetune(tmp_path / "r", rows=["ft_all_k9"])
+    with pytest.raises(ConfigError, match="not a torch device"):
+        sf.run_small_finetune(tmp_path / "r", rows=["ft_all_k3"], device="gpu0")
     assert not (tmp_path / "r.json").exists()
