@@ -32,6 +32,28 @@ def export_group() -> None:
     """Export a student checkpoint to ONNX / INT8; `edgeemo export tensorrt --help` for the TensorRT tools."""
 
 
+@export_group.command("stream")
+@click.argument("checkpoint", type=click.Path(exists=True, file_okay=False))
+@click.argument("window_model", type=click.Path(exists=True, dir_okay=False))
+@click.option("--check", "check_audio", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="An audio file (>= 3 s) to compare the stream graph with the window model on.")
+def export_stream_command(checkpoint: str, window_model: str, check_audio: str | None) -> None:
+    """Write WINDOW_MODEL's stream graph (NAME.stream.onnx beside it) from CHECKPOINT, a streamable student."""
+    from edgeemo.train.models.student import load_student
+
+    from .stream_graph import check_stream_parity, export_stream_graph
+
+    model, _ = load_student(checkpoint)
+    out = export_stream_graph(model, window_model)
+    click.echo(f"wrote {out}")
+    if check_audio is not None:
+        from edgeemo.audio import load_mono, resample
+
+        wave, rate = load_mono(check_audio)
+        audio = resample(wave, rate, model.cfg.frontend.sample_rate)
+        click.echo(f"stream vs window model: max |Δprob| {check_stream_parity(window_model, out, audio):.2e}")
+
+
 @export_group.command("model")
 @click.argument("checkpoint", type=click.Path(exists=True, file_okay=False))
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="Output .onnx (FP32; the INT8 file gets -int8).")

@@ -99,6 +99,7 @@ def export_student(
         )
     proto = program.model_proto
     _rename_and_strip(proto)
+    restore_log_floor(proto, cfg.frontend.log_floor)
     frontend_constants = _frontend_constant_count(proto)
     if fp16_constants:
         _store_large_constants_fp16(proto)
@@ -132,6 +133,30 @@ def _rename_and_strip(proto: "onnx.ModelProto") -> None:  # noqa: F821
         if _is_frontend_node(node) and not node.name.startswith(FRONTEND_NODE_PREFIX):
             node.name = FRONTEND_NODE_PREFIX + node.name
         del node.metadata_props[:]
+
+
+def restore_log_floor(proto: "onnx.ModelProto", floor: float) -> bool:  # noqa: F821
+    """Put back the front end's ``log(mel + floor)`` where the exporter's optimiser dropped the
+    ``+ floor`` as an addition of zero (it does for a floor of 1e-10, which then gives
+    ``log(0) = -inf`` on digital silence and NaN scores). Returns whether it changed the graph."""
+    from onnx import helper, numpy_helper
+
+    graph = proto.graph
+    producers = {o: n for n in graph.node for o in n.output}
+    changed = False
+    for node in list(graph.node):
+        if node.op_type != "Log":
+            continue
+        src = producers.get(node.input[0])
+        if src is None or src.op_type != "MatMul" or not any("mel_matrix" in i for i in src.input):
+            continue
+        floor_name, floored = f"{node.name}_floor", f"{node.input[0]}_floored"
+        graph.initializer.append(numpy_helper.from_array(np.array(floor, np.float32), floor_name))
+        add = helper.make_node("Add", [node.input[0], floor_name], [floored], name=f"{node.name}_add_floor")
+        graph.node.insert(list(graph.node).index(node), add)
+        node.input[0] = floored
+        changed = True
+    return changed
 
 
 def _frontend_constant_count(proto: "onnx.ModelProto") -> int:  # noqa: F821

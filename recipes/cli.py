@@ -29,6 +29,8 @@ RECIPE_COMMANDS: dict[str, LazyCommand] = {
                                   "Small Whisper student fine-tuned end to end vs frozen, on the five folds (GPU)."),
     "build-small": LazyCommand("edgeemo.recipes.build_small:build_small_command", "train,export",
                                "Rebuild the bundled small model from its five-fold results."),
+    "build-tiny": LazyCommand("edgeemo.recipes.build_tiny:build_tiny_command", "train,export",
+                              "Build the tiny model from its function-matching folds: scores, final model, card."),
 }
 
 

@@ -16,7 +16,8 @@ Per fold k (test = fold k, dev = fold (k + 1) % 5, train = the other three):
 Rows (:data:`ROWS`): ``student_labels`` (labels, clean clips, the trainer's defaults),
 ``student_labels_views`` (labels, clean clip + views), ``student_fm`` (KL to the teacher's T = 2
 outputs + embedding regression on the same view, mixup, no labels), ``student_fm_label`` (the
-same + label cross-entropy 0.5).
+same + label cross-entropy 0.5), ``student_fm_stream`` (``student_fm`` with the streamable
+architecture :data:`STREAMABLE_MODEL`).
 
 Resumable: every finished (row, fold) is merged into ``OUT.json`` under a file lock (several
 processes may share one ``--out``, e.g. one per row), keyed by a hash of the settings; student
@@ -74,7 +75,11 @@ class Row:
     views: bool = False
     fm: dict[str, Any] | None = None  # FunctionMatchingConfig fields; None = labels only
     augment: dict[str, Any] = field(default_factory=dict)  # AugmentConfig overrides
+    model: dict[str, Any] = field(default_factory=dict)  # TrainConfig architecture overrides
 
+
+#: A student whose conv trunk a stream computes once per column (StudentConfig, "Streamable students")
+STREAMABLE_MODEL: dict[str, Any] = {"normalization": "local_max", "time_padding": "valid", "time_pools": [5, 2, 1]}
 
 ROWS: tuple[Row, ...] = (
     Row(REFERENCE, "labels only, clean clips (the trainer's defaults: speed 0.9/1/1.1, log-mel noise p 0.2)"),
@@ -85,6 +90,9 @@ ROWS: tuple[Row, ...] = (
         views=True, fm={"label_weight": 0.0}, augment=FM_AUGMENT),
     Row("student_fm_label", "student_fm + label cross-entropy, weight 0.5", views=True, fm={"label_weight": 0.5},
         augment=FM_AUGMENT),
+    Row("student_fm_stream", ("student_fm with a streamable trunk: each frame minus the loudest log-mel value within "
+                              "0.25 s (not the window's mean), no time padding, time pooling 5, 2, 1"),
+        views=True, fm={"label_weight": 0.0}, augment=FM_AUGMENT, model=STREAMABLE_MODEL),
 )
 ROW_BY_NAME = {r.name: r for r in ROWS}
 
@@ -240,6 +248,7 @@ def _train_config(row: Row, fold: int, s: Settings, run_dir: Path, threads: int)
     return TrainConfig.from_dict({
         "out_dir": str(run_dir), "train_folds": list(train_folds), "dev_folds": [dev_fold], "epochs": s.epochs,
         "seed": s.seed, "num_threads": threads, "max_steps_per_epoch": s.max_steps, "augment": dict(row.augment),
+        **row.model,
     })
 
 

@@ -101,6 +101,12 @@ KEY_CALIBRATION = "calibration"
 """Informative: the temperature written into the graph after ``probs`` (``edgeemo export
 calibrate``), e.g. ``temperature=1.4300;fitted_on=...;ece_before=0.1160;ece_after=0.0400``."""
 
+KEY_STREAM_GEOMETRY = "stream_geometry"
+"""Stream graphs only (``NAME.stream.onnx``, :mod:`edgeemo.incremental`): how a window splits into
+frames and trunk columns, as JSON."""
+KEY_WINDOW_MODEL_SHA256 = "window_model_sha256"
+"""Stream graphs only: the SHA-256 of the window model the stream graph belongs to."""
+
 REQUIRED_KEYS: tuple[str, ...] = (
     KEY_FORMAT,
     KEY_LABELS,
@@ -122,6 +128,8 @@ INFORMATIVE_KEYS: tuple[str, ...] = (
     KEY_METRICS,
     KEY_INT8_FLOAT_NODES,
     KEY_CALIBRATION,
+    KEY_STREAM_GEOMETRY,
+    KEY_WINDOW_MODEL_SHA256,
 )
 """Keys the exporter writes that a model may lack."""
 

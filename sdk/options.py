@@ -134,6 +134,9 @@ class StreamOptions(_Options):
             gets the label ``"uncertain"`` (``0`` = off).
         channels: the channel count of 2-D chunks (1 to 8), which tells the layout of chunks of
             at most 8 samples; ``None``: learnt from the first chunk whose shape tells it.
+        incremental: use the model's stream graph when it has one and the hop is the model's
+            (:mod:`edgeemo.incremental`: each frame computed once; the same scores to float
+            rounding); ``False`` always runs whole windows.
     """
 
     _what: ClassVar[str] = "stream option"
@@ -145,6 +148,7 @@ class StreamOptions(_Options):
     min_speech_ratio: float = 0.1
     min_confidence: float = 0.0
     channels: int | None = None
+    incremental: bool = True
 
     def __post_init__(self) -> None:
         h = self.hop_s
@@ -154,6 +158,8 @@ class StreamOptions(_Options):
             object.__setattr__(self, "hop_s", float(h))
         if not isinstance(self.vad, bool):
             raise ConfigError(f"vad must be True or False, not {self.vad!r}")
+        if not isinstance(self.incremental, bool):
+            raise ConfigError(f"incremental must be True or False, not {self.incremental!r}")
         object.__setattr__(self, "vad_threshold", _check_fraction("vad_threshold", self.vad_threshold))
         object.__setattr__(
             self, "smoothing", _check_fraction("smoothing", self.smoothing, upper_open=True)

@@ -20,6 +20,9 @@ What is measured, per model:
   each as p50 / p95 / p99 / mean / max in milliseconds;
 * ``rtf``: real-time factor of streaming, mean ``total`` per window / hop (a stream runs one
   window per hop; below 1 keeps up with live audio); ``rtf_window``: per window / window length;
+* ``stream_hop``: for a model with a stream graph (:mod:`edgeemo.incremental`), the wall-clock
+  time of one stream-graph step per hop over consecutive windows (p50 ... max, as above), and
+  ``rtf_incremental``, its mean per hop over the hop length (``None`` without a stream graph);
 * ``peak_rss_mb``: the process's peak resident memory (``resource.getrusage``; psutil elsewhere);
 * the model's own memory, apart from the process baseline (resident memory, :func:`rss_mb`):
 
@@ -119,6 +122,8 @@ class ProfileReport:
     session_mb: float = float("nan")
     arena_mb: float = float("nan")
     batch_size: int = 1
+    stream_hop: StageStats | None = None
+    rtf_incremental: float | None = None
     samples_ms: dict[str, list[float]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -307,6 +312,7 @@ def profile_model(
     run_ms, post_ms = run_ms[_WARMUP_RUNS:], post_ms[_WARMUP_RUNS:]
     total_ms = [r + p for r, p in zip(run_ms, post_ms)]
     mean_total = float(np.mean(total_ms))
+    hop_ms = _stream_hop_ms(rec, audio, n_total)
     return ProfileReport(
         model=str(rec.info.path),
         model_name=rec.info.model_name,
@@ -332,11 +338,37 @@ def profile_model(
         session_mb=session_mb,
         arena_mb=arena_mb,
         batch_size=rec.batch_size,
+        stream_hop=None if hop_ms is None else StageStats.of(hop_ms),
+        rtf_incremental=None if hop_ms is None else float(np.mean(hop_ms)) / 1000.0 / rec.hop_s,
         samples_ms={
             "frontend": front, "model": model_part, "postprocess": post_ms, "run": run_ms,
-            "total": total_ms,
+            "total": total_ms, **({"stream_hop": hop_ms} if hop_ms is not None else {}),
         },
     )
+
+
+def _stream_hop_ms(rec: Recognizer, audio: np.ndarray | None, n_total: int) -> list[float] | None:
+    """Per-hop wall-clock ms of the model's stream graph over ``n_total`` consecutive windows (the
+    warm-ups dropped), or None when the model has none."""
+    from .incremental import StreamState
+
+    graph = rec.stream_graph()
+    if graph is None:
+        return None
+    w, hop = rec.window_samples, rec.hop_samples
+    need = w + (n_total - 1) * hop
+    if audio is not None and np.asarray(audio).size >= w:
+        x = np.resize(np.asarray(audio, dtype=np.float32), need)
+    else:
+        x = np.concatenate(list(_test_windows(-(-need // w), w, rec.sample_rate)))[:need]
+    state, times = StreamState(), []
+    for i in range(n_total):
+        s = i * hop
+        window = np.ascontiguousarray(x[s : s + w])
+        t0 = time.perf_counter()
+        graph.step(state, window, s)
+        times.append((time.perf_counter() - t0) * 1000.0)
+    return times[_WARMUP_RUNS:]
 
 
 def plot_latency(report: ProfileReport, path: str | os.PathLike[str]) -> Path:

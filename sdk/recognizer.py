@@ -29,6 +29,7 @@ from .errors import (
 from .model import ModelInfo, load_model
 from .options import RecognizerOptions, StreamOptions
 from .results import EmotionResult, Timing, WindowScores
+from .incremental import StreamGraph, stream_graph_path
 from .stream import Stream
 from .vad import DEFAULT_MIN_SPEECH_RATIO, DEFAULT_THRESHOLD, SpeechDetector
 
@@ -81,6 +82,8 @@ class Recognizer:
         self._outputs = contract.output_names(self._info.heads)
         self._local = threading.local()  # per-thread timing of classify/classify_batch
         self._batch = CPU_BATCH if self.provider == "CPUExecutionProvider" else MAX_BATCH
+        self._stream_graph_lock = threading.Lock()
+        self._stream_graph: StreamGraph | None | bool = False  # False: not looked for yet
 
     # -- model facts ----------------------------------------------------------------------
     @property
@@ -291,6 +294,28 @@ class Recognizer:
             model_ms=clip.model_ms, post_ms=clip.post_ms, pre_ms=pre_ms, n_windows=clip.n_windows
         )
         return result
+
+    def stream_graph(self) -> StreamGraph | None:
+        """The model's stream graph (``<name>.stream.onnx`` beside it, :mod:`edgeemo.incremental`),
+        loaded on first use, or ``None`` when the model has none. Raises
+        :class:`ModelLoadError` / :class:`ModelMetadataError` for a broken or stale stream file."""
+        with self._stream_graph_lock:
+            if self._stream_graph is False:
+                path = stream_graph_path(self._info.path)
+                if not path.is_file():
+                    self._stream_graph = None
+                else:
+                    from .fileio import sha256_file
+                    from .model import create_session
+
+                    self._stream_graph = StreamGraph.load(
+                        path, window_sha256=self._info.sha256, window_samples=self.window_samples,
+                        hop_samples=self.hop_samples, heads_outputs=tuple(self._outputs),
+                        create_session=lambda p: create_session(p, self.options, model_sha256=sha256_file(p)),
+                    )
+                    logger.info("loaded the stream graph %s", path.name)
+            graph = self._stream_graph
+        return graph if isinstance(graph, StreamGraph) else None
 
     def create_stream(
         self, options: StreamOptions | dict[str, Any] | None = None, **overrides: Any

@@ -16,7 +16,8 @@ import numpy as np
 
 from .audio import ChannelLayout, Resampler, check_sample_rate, to_mono_float32
 from .contract import stream_window_starts, takes_partial_window
-from .errors import ConfigError, SampleRateError
+from .errors import ConfigError, ModelError, SampleRateError
+from .incremental import StreamGraph, StreamState
 from .options import StreamOptions
 from .results import EmotionResult, Timing, WindowScores
 from .smoothing import EMA
@@ -83,6 +84,7 @@ class Stream:
         self.hop_samples = hop
         self._window = w
         self._layout = ChannelLayout(self.options.channels)
+        self._graph = self._stream_graph(recognizer, hop)
         self._vad = SpeechDetector(sr, self.options.vad_threshold) if self.options.vad else None
         self._ema = EMA(self.options.smoothing)
         self._timings = Timing()
@@ -103,9 +105,23 @@ class Stream:
         self._samples_seen = 0
         self._finished = False
         self._pre_ms = 0.0
+        self._state = StreamState()
         if self._vad is not None:
             self._vad.reset()
         self._ema.reset()
+
+    def _stream_graph(self, recognizer: WindowModel, hop: int) -> StreamGraph | None:
+        """The recognizer's stream graph when this stream can use it (same hop), else None."""
+        get = getattr(recognizer, "stream_graph", None)
+        if not self.options.incremental or not callable(get):
+            return None
+        graph = get()
+        return graph if isinstance(graph, StreamGraph) and graph.geometry.hop_samples == hop else None
+
+    @property
+    def incremental(self) -> bool:
+        """Whether this stream runs the model's stream graph (each frame once) rather than whole windows."""
+        return self._graph is not None
 
     @property
     def samples_seen(self) -> int:
@@ -201,7 +217,7 @@ class Stream:
             self._timings = Timing(pre_ms=self._pre_ms)
             self._pre_ms = 0.0
             return []
-        scores, run = rec.run_windows(np.ascontiguousarray(np.stack(windows), dtype=np.float32))
+        scores, run = self._run(windows, starts, n_complete=len(self._pending))
         t1 = time.perf_counter()
         out = self.postprocess(scores, starts, ends)
         # forget what no future window needs
@@ -217,6 +233,31 @@ class Stream:
         )
         self._pre_ms = 0.0
         return out
+
+    def _run(self, windows: list[np.ndarray], starts: list[int], n_complete: int) -> tuple[WindowScores, Timing]:
+        """Model outputs of ``windows``: the complete ones through the stream graph when there is
+        one (in order, carrying its state), the rest (a zero-padded partial window) as whole windows."""
+        rec = self.recognizer
+        graph = self._graph
+        if graph is None or n_complete == 0:
+            return rec.run_windows(np.ascontiguousarray(np.stack(windows), dtype=np.float32))
+        t0 = time.perf_counter()
+        outs = [graph.step(self._state, w, s) for w, s in zip(windows[:n_complete], starts[:n_complete])]
+        model_ms = (time.perf_counter() - t0) * 1000.0
+        probs = np.concatenate([o[0] for o in outs])
+        va = np.concatenate([o[1] for o in outs]) if len(outs[0]) > 1 else None
+        for name, out in (("probs", probs), ("valence_arousal", va)):
+            if out is not None and not np.isfinite(out).all():
+                raise ModelError(
+                    f"stream graph {graph.path.name} produced non-finite scores (NaN or Inf in its '{name}' "
+                    "output): the model file is broken; re-export it, or stream with incremental=False"
+                )
+        if n_complete < len(windows):
+            rest, run = rec.run_windows(np.ascontiguousarray(np.stack(windows[n_complete:]), dtype=np.float32))
+            probs = np.concatenate([probs, rest.probs])
+            va = None if va is None or rest.valence_arousal is None else np.concatenate([va, rest.valence_arousal])
+            model_ms += run.model_ms
+        return WindowScores(probs, va), Timing(model_ms=model_ms, n_windows=len(windows))
 
     def postprocess(
         self, scores: WindowScores, starts: Sequence[int], ends: Sequence[int]
@@ -249,5 +290,5 @@ class Stream:
     def __repr__(self) -> str:
         return (
             f"Stream(hop_samples={self.hop_samples}, seconds_seen={self.seconds_seen:.2f}, "
-            f"vad={self.options.vad}, smoothing={self.options.smoothing:g})"
+            f"vad={self.options.vad}, smoothing={self.options.smoothing:g}, incremental={self.incremental})"
         )

@@ -147,7 +147,12 @@ def voicing(frames: np.ndarray, geo: _Geometry) -> np.ndarray:
 
 class SpeechDetector:
     """Streaming speech detector: feed samples at ``sample_rate`` with :meth:`accept`, then ask
-    :meth:`speech_ratio` for any span of samples already fed."""
+    :meth:`speech_ratio` for any span of samples already fed.
+
+    :meth:`accept` only queues the samples; the frames are analysed together when a decision is
+    first asked for (numpy's cost is mostly per call, so a stream fed 0.1 s chunks pays for one
+    batch per result, not one per chunk). The frames and their order are the same either way, so
+    the decisions are too."""
 
     def __init__(
         self, sample_rate: int, threshold: float = DEFAULT_THRESHOLD, *, energy_only: bool = False
@@ -162,23 +167,39 @@ class SpeechDetector:
 
     def reset(self) -> None:
         """Forget everything (noise floor and the previous frame's spectrum included)."""
-        self._pending = np.zeros(0, dtype=np.float32)
+        self._queue: list[np.ndarray] = []  # samples accepted but not yet analysed
+        self._queued = 0
+        self._pending = np.zeros(0, dtype=np.float32)  # analysed-side leftover (< one frame)
         self._hist = np.zeros(0, dtype=np.float64)
         self._prev_shape: np.ndarray | None = None
         self._probs = np.zeros(0, dtype=np.float64)
         self._first = 0  # frame index of self._probs[0]
-        self.n_frames = 0
+        self._n_frames = 0
 
     def accept(self, x: np.ndarray) -> None:
-        """Feed the next 1-D float32 samples."""
-        buf = np.concatenate([self._pending, x]) if self._pending.size else x
+        """Feed the next 1-D float32 samples (queued; analysed on the next decision asked for)."""
+        if x.size:
+            self._queue.append(np.array(x, dtype=np.float32))
+            self._queued += int(x.size)
+
+    @property
+    def n_frames(self) -> int:
+        """Complete frames fed so far."""
+        return self._n_frames + (self._pending.size + self._queued) // self.frame_len
+
+    def _update(self) -> None:
+        """Analyse every complete frame queued so far, oldest first."""
+        if not self._queue:
+            return
+        buf = np.concatenate([self._pending, *self._queue])
+        self._queue, self._queued = [], 0
         k = buf.size // self.frame_len
-        self._pending = np.array(buf[k * self.frame_len :], dtype=np.float32)
+        self._pending = buf[k * self.frame_len :].copy()
         if k == 0:
             return
         frames = np.asarray(buf[: k * self.frame_len], dtype=np.float64).reshape(k, self.frame_len)
         self._probs = np.concatenate([self._probs, self._frame_probs(frames)])
-        self.n_frames += k
+        self._n_frames += k
 
     def _frame_probs(self, frames: np.ndarray) -> np.ndarray:
         feats = frame_features(frames, self._geo)
@@ -211,6 +232,7 @@ class SpeechDetector:
     @property
     def frame_probs(self) -> np.ndarray:
         """Speech probabilities of the frames still kept (see :meth:`trim`)."""
+        self._update()
         return self._probs
 
     def speech_ratio(self, start: int, end: int) -> float:
@@ -218,6 +240,7 @@ class SpeechDetector:
 
         Frames not yet fed are ignored; ``0.0`` when the span holds no complete frame.
         """
+        self._update()
         first = max(-(-start // self.frame_len), self._first)
         last = min(end // self.frame_len, self.n_frames)  # exclusive
         if last <= first:
@@ -227,6 +250,7 @@ class SpeechDetector:
 
     def trim(self, before_sample: int) -> None:
         """Drop decisions of frames that end before ``before_sample`` (keeps memory bounded)."""
+        self._update()
         drop = min(before_sample // self.frame_len, self.n_frames) - self._first
         if drop > 0:
             self._probs = self._probs[drop:]

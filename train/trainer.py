@@ -93,6 +93,9 @@ class TrainConfig(DictConfig):
     freq_bins: int = 8
     normalization: str = "global"
     relative_floor_db: float | None = None  # level-invariant input (StudentConfig); None = off
+    time_padding: str = "same"  # "valid" + normalization "local_max": a streamable student (StudentConfig)
+    time_pools: tuple[int, ...] | None = None  # time pooling factor per pooled block; None = 2
+    local_context_frames: int = 25  # "local_max" normalisation context, frames either side
     dropout: float = 0.1
     device: str = "cpu"  # or "cuda" / "auto" (cuda when available; not yet run on a GPU); see distributed.py
 
@@ -225,7 +228,11 @@ class StudentTrainer:
             normalization=cfg.normalization,
             dropout=cfg.dropout,
             relative_floor_db=cfg.relative_floor_db,  # needs the low absolute floor (StudentConfig checks)
-            frontend=FrontendConfig() if cfg.relative_floor_db is None else FrontendConfig(log_floor=LEVEL_INVARIANT_LOG_FLOOR),
+            time_padding=cfg.time_padding,
+            time_pools=None if cfg.time_pools is None else tuple(cfg.time_pools),
+            local_context_frames=cfg.local_context_frames,
+            frontend=(FrontendConfig() if cfg.relative_floor_db is None and cfg.normalization != "local_max"
+                      else FrontendConfig(log_floor=LEVEL_INVARIANT_LOG_FLOOR)),
         )
 
     def _extra_config(self) -> dict[str, Any]:

@@ -37,6 +37,9 @@ def format_report(r: ProfileReport) -> str:
         "",
         f"real-time    RTF {r.rtf:.4f} per hop ({1 / r.rtf if r.rtf > 0 else float('inf'):.0f}x "
         f"faster than real time), {r.rtf_window:.4f} per window",
+        *([] if r.stream_hop is None or r.rtf_incremental is None else [
+            f"incremental  stream graph {r.stream_hop.p50:.3f} ms per hop (p50; p95 {r.stream_hop.p95:.3f}), "
+            f"RTF {r.rtf_incremental:.4f}: what a stream pays per hop (a whole window above)"]),
         (
             f"memory       model {r.model_mb:.1f} MiB (session {r.session_mb:.1f} + arena "
             f"{r.arena_mb:.1f} at {r.batch_size} window(s) per run); process baseline "

@@ -74,7 +74,9 @@ def test_two_processes_share_one_state_file(tmp_path: Path):
 def test_rows_and_the_cli_mount():
     from edgeemo.recipes.cli import RECIPE_COMMANDS
 
-    assert [r.name for r in fm.ROWS] == ["student_labels", "student_labels_views", "student_fm", "student_fm_label"]
+    assert [r.name for r in fm.ROWS] == ["student_labels", "student_labels_views", "student_fm", "student_fm_label",
+                                         "student_fm_stream"]
+    assert fm.ROW_BY_NAME["student_fm_stream"].model == fm.STREAMABLE_MODEL
     assert fm.ROW_BY_NAME["student_fm"].fm == {"label_weight": 0.0}
     assert fm.ROW_BY_NAME["student_fm_label"].fm == {"label_weight": 0.5}
     assert "function-matching" in RECIPE_COMMANDS

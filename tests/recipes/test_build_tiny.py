@@ -1,0 +1,47 @@
+"""``recipe build-tiny``: what it takes from the folds, what it refuses, and its card."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+bt = pytest.importorskip("edgeemo.recipes.build_tiny", reason="needs the [train] extra")
+
+
+def test_epoch_counts_are_the_medians_of_the_folds_choices():
+    per_fold = {k: {"best_epoch": e, "teacher": {"best_epoch": t}} for k, (e, t) in
+                enumerate([(10, 3), (20, 5), (30, 7), (25, 2), (12, 9)])}
+    assert bt.final_epochs(per_fold) == (21, 6)  # 1-based: median of 11, 21, 31, 26, 13 and of 4, 6, 8, 3, 10
+
+
+def test_a_row_without_five_folds_is_refused(tmp_path: Path):
+    from edgeemo.recipes import function_matching as fm
+
+    state = tmp_path / "fm.json"
+    for k in range(3):
+        fm._store(state, fm.Settings(), "student_fm_stream", k, {"fold": k})
+    with pytest.raises(bt.ConfigError, match=r"folds \[0, 1, 2\].*not all five"):
+        bt._row_results(state, "student_fm_stream", fm.Settings())
+    with pytest.raises(bt.ConfigError, match="unknown row"):
+        bt._row_results(state, "student_kd", fm.Settings())
+
+
+def test_the_card_reports_the_measured_numbers():
+    from edgeemo.train.degrade import EVAL_CONDITIONS
+
+    ua = {c: 40.0 + i for i, c in enumerate(EVAL_CONDITIONS)}
+    kind = {"ua": ua, "clean_sd": 5.0, "mean_degraded": 44.5, "worst": 41.0}
+    report = {
+        "row": "student_fm_stream", "settings": {"views": 4}, "epochs": 21, "teacher_epochs": 6,
+        "fold_epochs": [11, 21, 31, 26, 13], "learned_parameters": 96138, "streamable": True,
+        "fp32_bytes": 400_000, "int8_bytes": 200_000, "stream_bytes": 400_000, "stream_parity_max_abs": 3e-7,
+        "summary": {"fp32": kind, "int8": {**kind, "mean_degraded": 43.0}, "int8_minus_fp32": {"mean": -0.4, "sd": 1.1}},
+        "calibration": {"temperature": 1.234, "n_clips": 1200, "ece_before_pooled": 0.1, "ece_after_pooled": 0.03,
+                        "ece_floor_pooled": 0.02, "ece_before": 0.11, "ece_after": 0.06, "ece_floor": 0.05},
+    }
+    card = bt.render_card(report)
+    assert "CC BY-NC-SA 4.0" in card and "non-commercial" in card
+    assert "**40.0 ± 5.0**" in card and "T = 1.234" in card and "0.100 to **0.030**" in card
+    assert "edgeemo-tiny-ravdess.stream.onnx" in card and "3.0e-07" in card
+    assert "| telephone_8k |" in card and "[11, 21, 31, 26, 13]" in card
