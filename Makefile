@@ -6,13 +6,14 @@ PY     := $(VENV)/bin/python
 APT_PACKAGES := libportaudio2 libsndfile1 libsndfile1-dev pulseaudio pulseaudio-utils libasound2-plugins \
                 cmake g++ make pkg-config binutils valgrind time
 
-.PHONY: help listen test test-fast system-deps venv venv-dev model model-small model-small-frozen gpu-bundle bench bench-models robustness cpp clean
+.PHONY: help listen test test-fast system-deps venv venv-dev model model-tiny model-student-legacy model-small model-small-frozen gpu-bundle bench bench-models robustness cpp clean
 
 help:
 	@echo "make listen   - create .venv (runtime only) and run 'edgeemo listen' with the bundled model"
 	@echo "make test     - install system packages, create .venv with every extra, run the whole test suite (CI)"
 	@echo "make test-fast - for contributors: the suite without tests marked slow or audio_device"
-	@echo "make model    - retrain (A+V teacher, then the distilled student), export, quantize and bundle the default model from ../shared/data"
+	@echo "make model-tiny (or make model) - the tiny model: its five actor folds (resumable), final training on actors 01-20, export, stream graph, bundle"
+	@echo "make model-student-legacy - the former tiny recipe (A+V teacher, distilled student, chosen on actors 17-20), not bundled"
 	@echo "make model-small - build and bundle the small model from its fine-tuned final weights (SMALL_CHECKPOINT=...)"
 	@echo "make gpu-bundle - stage data, Whisper weights and wheels for scripts/gpu_small_finetune.sh on a GPU machine"
 	@echo "make model-small-frozen - the frozen-encoder small model, CPU only: five folds (cached), build, bundle"
@@ -51,7 +52,13 @@ test: system-deps venv-dev
 test-fast: venv-dev
 	$(PY) -m pytest -q --durations=10 -m "not slow and not audio_device"
 
-model: venv-dev
+model: model-tiny
+
+model-tiny: venv-dev
+	$(VENV)/bin/edgeemo recipe function-matching --rows student_fm_stream
+	$(VENV)/bin/edgeemo recipe build-tiny --bundle
+
+model-student-legacy: venv-dev
 	$(PY) -m edgeemo.recipes.build_default
 
 SMALL_CHECKPOINT ?= runs/small-finetune/final

@@ -228,7 +228,7 @@ def plot(r: dict, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", type=Path, default=ROOT / "sdk" / "models" / "edgeemo-student-ravdess-int8.onnx")
+    ap.add_argument("--model", type=Path, default=ROOT / "sdk" / "models" / "edgeemo-tiny-ravdess.onnx")
     ap.add_argument("--data", default=None, help="data root holding ravdess/ (default: ../shared/data)")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "calibration.md")
     ap.add_argument("--write-model", action="store_true", help="write the final T into --model")

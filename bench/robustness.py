@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from five_fold import five_fold_section  # noqa: E402
-DEFAULT_MODEL = REPO / "sdk" / "models" / "edgeemo-student-ravdess-int8.onnx"
+DEFAULT_MODEL = REPO / "sdk" / "models" / "edgeemo-tiny-ravdess.onnx"
 DEFAULT_OUT = REPO / "docs" / "robustness.md"
 POOL_PER_ACTOR = 4
 

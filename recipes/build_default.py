@@ -1,10 +1,13 @@
-"""Rebuild the bundled default model from the labelled data: one command, same recipe.
+"""The former "tiny" recipe, chosen on actors 17-20: one command, same recipe.
 
     python -m edgeemo.recipes.build_default            # trains, exports, quantizes, evaluates, writes the card
 
 Trains the student on actors 01-16 (selection on 17-18), exports FP32 and INT8 ONNX, measures
-both on the test actors 19-20, copies the INT8 file into ``sdk/models/`` and rewrites
-``sdk/models/MODEL_CARD.md`` with the measured numbers.
+both on the test actors 19-20, and copies the INT8 file and its card (``MODEL_CARD_student.md``)
+into ``--models`` (default ``RUN/models``). The bundled "tiny" model is no longer this one: it is
+chosen on the five actor folds and built by ``edgeemo recipe build-tiny``
+(:mod:`edgeemo.recipes.build_tiny`); this recipe stays for comparison and for its distillation
+losses.
 
 ``--recipe plain`` trains the student on the labels alone. ``--recipe distilled`` first trains the
 audio + video teacher (A+V concat fusion, same actors, epoch picked on 17-18) into ``RUN/teacher``
@@ -23,12 +26,12 @@ import click
 from edgeemo._version import __version__
 from edgeemo.cli._common import run_standalone
 from edgeemo.fileio import atomic_write_text
-from edgeemo.registry import BUNDLED_MODELS
 
 from .experiments import SPEC_BY_NAME
 
-DEFAULT_MODEL_NAME = BUNDLED_MODELS["tiny"].file_name
-"""The file this recipe bundles: the "tiny" model's (``edgeemo.registry``)."""
+DEFAULT_MODEL_NAME = "edgeemo-student-ravdess-int8.onnx"
+"""The file this recipe writes (the "tiny" model's before ``build-tiny`` replaced it)."""
+CARD_NAME = "MODEL_CARD_student.md"
 REPRODUCE = "python -m edgeemo.recipes.build_default"
 RECIPES = ("plain", "distilled")
 DEFAULT_RECIPE = "distilled"
@@ -42,18 +45,17 @@ _HELP = (__doc__ or "").replace("\n\n    python -m", "\n\n\b\n    python -m", 1)
 
 @click.command("build-default", help=_HELP)
 @click.option("--run", default="runs/default", help="training run folder (resumes if present)")
-@click.option("--models", default=str(Path(__file__).resolve().parents[1] / "sdk" / "models"),
-              help="where the bundled model and its card go")
+@click.option("--models", default=None, help="where the model and its card go (default: RUN/models)")
 @click.option("--data", default=None, help="data root holding ravdess/")
 @click.option("--epochs", type=int, default=80)
 @click.option("--seed", type=int, default=0)
 @click.option("--threads", type=int, default=2)
 @click.option("--recipe", type=click.Choice(RECIPES), default=DEFAULT_RECIPE,
               help=f"plain: labels only; distilled: A+V teacher, then distillation (default {DEFAULT_RECIPE})")
-def build_default_command(run: str, models: str, data: str | None, epochs: int, seed: int, threads: int,
+def build_default_command(run: str, models: str | None, data: str | None, epochs: int, seed: int, threads: int,
                           recipe: str) -> None:
     """Train, export, quantize, evaluate, bundle; an :class:`EdgeEmoError` propagates."""
-    _build(run=run, models=models, data=data, epochs=epochs, seed=seed, threads=threads, recipe=recipe)
+    _build(run=run, models=models or str(Path(run) / "models"), data=data, epochs=epochs, seed=seed, threads=threads, recipe=recipe)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -92,7 +94,7 @@ def _build(run: str, models: str, data: str | None, epochs: int, seed: int, thre
     shutil.copyfile(report.int8_path, models_dir / DEFAULT_MODEL_NAME)
     card = render_model_card(report.to_dict(), result.parameters, result.best_epoch, cfg.to_dict(), result.seconds,
                              distill=distill, recipe=recipe)
-    atomic_write_text(models_dir / "MODEL_CARD.md", card)
+    atomic_write_text(models_dir / CARD_NAME, card)
     click.echo("\n".join(report.summary_lines()))
     click.echo(f"bundled {models_dir / DEFAULT_MODEL_NAME}")
 

@@ -78,9 +78,10 @@ BUNDLED_MODELS: Mapping[str, BundledModel] = MappingProxyType({
     for m in (
         BundledModel(
             name="tiny",
-            file_name="edgeemo-student-ravdess-int8.onnx",
-            card="MODEL_CARD.md",
-            description="log-mel CNN student (96 K parameters), INT8: the smallest and fastest",
+            file_name="edgeemo-tiny-ravdess.onnx",
+            card="MODEL_CARD_tiny.md",
+            description=("streamable log-mel CNN student (96 K parameters), float32, with a stream graph: "
+                         "the smallest and cheapest to stream"),
         ),
         BundledModel(
             name="small",

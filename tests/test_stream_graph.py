@@ -82,6 +82,9 @@ def test_local_max_normalisation_removes_a_gain(speech: np.ndarray) -> None:
         loud, quiet = model.frontend(audio), model.frontend(audio * 0.1)
         k = model.cfg.local_context_frames
         reference = torch.nn.functional.max_pool1d(quiet.amax(dim=1, keepdim=True), 2 * k + 1, stride=1)[0, 0]
+        floor = model.cfg.local_floor_db * np.log(10) / 10
+        torch.testing.assert_close(model.local_max_normalize(quiet)[0, :, 0],
+                                   quiet[0, :, k] - torch.clamp(reference[0], min=floor))  # the 1-D sliding max
         above = reference > model.cfg.local_floor_db * np.log(10) / 10 + 0.1
         a, b = model.local_max_normalize(loud)[0], model.local_max_normalize(quiet)[0]
         audible = quiet[0, :, k:quiet.shape[2] - k] > np.log(LEVEL_INVARIANT_LOG_FLOOR) + 40 * np.log(10) / 10

@@ -19,7 +19,7 @@ import edgeemo
 from edgeemo import registry
 from edgeemo.cli.main import cli
 
-TINY_FILE = "edgeemo-student-ravdess-int8.onnx"
+TINY_FILE = "edgeemo-tiny-ravdess.onnx"
 SMALL_FILE = "edgeemo-small-ravdess-int8.onnx"
 
 
@@ -73,8 +73,8 @@ def test_json_lists_tiny_with_its_real_facts(tiny: edgeemo.Recognizer) -> None:
     assert row["installed"] is True and row["file"] == TINY_FILE
     assert row["n_bytes"] == registry.bundled_model_path("tiny").stat().st_size == tiny.info.n_bytes
     assert row["learned_parameters"] == int(tiny.info.metadata["learned_parameters"]) == 96138
-    assert row["quantization"] == tiny.info.quantization == "int8-qdq"
-    assert row["metrics"] == tiny.info.metrics and "test_ua=" in row["metrics"]
+    assert row["quantization"] == tiny.info.quantization == "fp32"
+    assert row["metrics"] == tiny.info.metrics and "ua_5fold_clean_fp32=" in row["metrics"]
     assert row["error"] is None
     assert [r["name"] for r in out["models"] if r["default"]] == [registry.DEFAULT_MODEL]
 
@@ -100,7 +100,7 @@ def test_text_lists_tiny_and_marks_the_default(tiny: edgeemo.Recognizer) -> None
     else:
         assert tiny_line.split()[:2] == ["tiny", TINY_FILE + ","]
     assert tiny_line.endswith(kib)
-    assert "96,138 learned" in text and "int8-qdq" in text and tiny.info.metrics in text
+    assert "96,138 learned" in text and "fp32" in text and tiny.info.metrics in text
     small_line = next(line for line in text.splitlines() if SMALL_FILE in line)
     assert ("not installed" in small_line) == (not registry.bundled_model_path("small").is_file())
 

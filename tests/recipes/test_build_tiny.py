@@ -42,6 +42,6 @@ def test_the_card_reports_the_measured_numbers():
     }
     card = bt.render_card(report)
     assert "CC BY-NC-SA 4.0" in card and "non-commercial" in card
-    assert "**40.0 ± 5.0**" in card and "T = 1.234" in card and "0.100 to **0.030**" in card
+    assert "**40.0 ± 5.0**" in card and "T = 1.234" in card and "**0.100** without a temperature, 0.030 with" in card
     assert "edgeemo-tiny-ravdess.stream.onnx" in card and "3.0e-07" in card
     assert "| telephone_8k |" in card and "[11, 21, 31, 26, 13]" in card

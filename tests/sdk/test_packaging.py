@@ -64,6 +64,7 @@ def test_wheel_contains_license_and_model(repo_root: Path, tmp_path: Path) -> No
     assert licence, names
     text = zipfile.ZipFile(wheel).read(licence[0]).decode()
     assert "Apache License" in text and "Version 2.0, January 2004" in text
-    assert "edgeemo/models/edgeemo-student-ravdess-int8.onnx" in names
+    assert "edgeemo/models/edgeemo-tiny-ravdess.onnx" in names
+    assert "edgeemo/models/edgeemo-tiny-ravdess.stream.onnx" in names
     metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("/METADATA"))).decode()
     assert "License-File: LICENSE" in metadata and "Provides-Extra: plot" in metadata

@@ -15,7 +15,7 @@ from edgeemo import model as model_module
 from edgeemo import registry
 from edgeemo.errors import ModelNotFoundError
 
-TINY_FILE = "edgeemo-student-ravdess-int8.onnx"
+TINY_FILE = "edgeemo-tiny-ravdess.onnx"
 SMALL_FILE = "edgeemo-small-ravdess-int8.onnx"
 
 
@@ -42,7 +42,7 @@ def test_the_table() -> None:
     assert list(registry.BUNDLED_MODELS) == ["tiny", "small"]
     assert registry.DEFAULT_MODEL in registry.BUNDLED_MODELS
     tiny, small = registry.BUNDLED_MODELS["tiny"], registry.BUNDLED_MODELS["small"]
-    assert (tiny.file_name, tiny.card) == (TINY_FILE, "MODEL_CARD.md")
+    assert (tiny.file_name, tiny.card) == (TINY_FILE, "MODEL_CARD_tiny.md")
     assert (small.file_name, small.card) == (SMALL_FILE, "MODEL_CARD_small.md")
     for name, entry in registry.BUNDLED_MODELS.items():
         assert entry.name == name and registry.is_model_name(name)

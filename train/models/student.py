@@ -179,8 +179,10 @@ class StudentNet(nn.Module):
         if that is louder (so a pause with no speech near it stays quiet), floored at
         ``relative_floor_db`` below the reference when set."""
         k = self.cfg.local_context_frames
-        loudest = logmel.amax(dim=1, keepdim=True)  # [batch, 1, frames]
-        reference = nn.functional.max_pool1d(loudest, kernel_size=2 * k + 1, stride=1) if k else loudest
+        loudest = logmel.amax(dim=1, keepdim=True).unsqueeze(1)  # [batch, 1, 1, frames]
+        # a 2-D pool of height 1 (the same numbers as a 1-D one; TensorRT has no 1-D pooling)
+        reference = nn.functional.max_pool2d(loudest, kernel_size=(1, 2 * k + 1), stride=1) if k else loudest
+        reference = reference[:, 0]  # [batch, 1, frames - 2 K]
         reference = torch.clamp(reference, min=self.cfg.local_floor_db * _LN10_OVER_10)
         x = logmel[:, :, k : logmel.shape[2] - k] - reference
         if self.cfg.relative_floor_db is not None:
