@@ -28,7 +28,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from five_fold import five_fold_section  # noqa: E402
-DEFAULT_MODEL = REPO / "sdk" / "models" / "edgeemo-tiny-ravdess.onnx"
+# The former tiny model (trained on actors 01-16; `make model-student-legacy` writes it here): actors 19-20 are
+# out of its training. The bundled models are trained on all 20 actors; their degraded scores come from the folds.
+DEFAULT_MODEL = REPO / "runs" / "default" / "models" / "edgeemo-student-ravdess-int8.onnx"
 DEFAULT_OUT = REPO / "docs" / "robustness.md"
 POOL_PER_ACTOR = 4
 

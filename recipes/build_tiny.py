@@ -259,7 +259,6 @@ def render_card(r: dict[str, Any]) -> str:
     from edgeemo.train.degrade import EVAL_CONDITIONS
 
     s, cal = r["summary"], r["calibration"]
-    degraded = [c for c in EVAL_CONDITIONS if c != "clean"]
     f32, i8 = s["fp32"], s["int8"]
     stream = ""
     if r.get("streamable"):

@@ -110,7 +110,7 @@ class StreamGraph:
         if meta.get(KEY_WINDOW_MODEL_SHA256) != window_sha256:
             raise ModelMetadataError(
                 f"{name} was exported for another version of its window model (SHA-256 mismatch): re-export it "
-                "with `edgeemo export stream` or delete it to stream with whole windows"
+                "with `edgeemo export stream`, delete it, or create the stream with incremental=False (whole windows)"
             )
         try:
             geometry = StreamGeometry.from_json(meta.get(KEY_STREAM_GEOMETRY, ""))

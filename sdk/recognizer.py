@@ -26,10 +26,10 @@ from .errors import (
     ModelError,
     ModelMetadataError,
 )
+from .incremental import StreamGraph, stream_graph_path
 from .model import ModelInfo, load_model
 from .options import RecognizerOptions, StreamOptions
 from .results import EmotionResult, Timing, WindowScores
-from .incremental import StreamGraph, stream_graph_path
 from .stream import Stream
 from .vad import DEFAULT_MIN_SPEECH_RATIO, DEFAULT_THRESHOLD, SpeechDetector
 
