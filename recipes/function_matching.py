@@ -76,6 +76,7 @@ class Row:
     fm: dict[str, Any] | None = None  # FunctionMatchingConfig fields; None = labels only
     augment: dict[str, Any] = field(default_factory=dict)  # AugmentConfig overrides
     model: dict[str, Any] = field(default_factory=dict)  # TrainConfig architecture overrides
+    epoch_factor: int = 1  # the student trains for Settings.epochs times this
 
 
 #: A student whose conv trunk a stream computes once per column (StudentConfig, "Streamable students")
@@ -93,6 +94,8 @@ ROWS: tuple[Row, ...] = (
     Row("student_fm_stream", ("student_fm with a streamable trunk: each frame minus the loudest log-mel value within "
                               "0.25 s (not the window's mean), no time padding, time pooling 5, 2, 1"),
         views=True, fm={"label_weight": 0.0}, augment=FM_AUGMENT, model=STREAMABLE_MODEL),
+    Row("student_fm_stream_x2", "student_fm_stream trained twice as long (80 epochs at the defaults; Beyer's patience)",
+        views=True, fm={"label_weight": 0.0}, augment=FM_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=2),
 )
 ROW_BY_NAME = {r.name: r for r in ROWS}
 
@@ -246,7 +249,7 @@ def _train_config(row: Row, fold: int, s: Settings, run_dir: Path, threads: int)
 
     train_folds, dev_fold, _ = fold_split(fold)
     return TrainConfig.from_dict({
-        "out_dir": str(run_dir), "train_folds": list(train_folds), "dev_folds": [dev_fold], "epochs": s.epochs,
+        "out_dir": str(run_dir), "train_folds": list(train_folds), "dev_folds": [dev_fold], "epochs": s.epochs * row.epoch_factor,
         "seed": s.seed, "num_threads": threads, "max_steps_per_epoch": s.max_steps, "augment": dict(row.augment),
         **row.model,
     })
