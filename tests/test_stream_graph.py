@@ -222,3 +222,14 @@ def test_profile_times_the_stream_graph(exported: dict[str, Path], speech: np.nd
     assert report.stream_hop is not None and report.rtf_incremental is not None
     assert 0 < report.stream_hop.p50 < report.run.p50 * 2  # one hop's step, not a whole-window pass
     assert report.to_dict()["stream_hop"]["p50"] == report.stream_hop.p50
+
+
+def test_streaming_bench_measures_both_paths(exported: dict[str, Path], speech: np.ndarray, repo_root: Path,
+                                             test_module_loader, tmp_path: Path) -> None:
+    bench = test_module_loader("edgeemo_bench_streaming", repo_root / "bench" / "streaming.py")
+    row = bench.measure(str(exported["window"]), speech[: 16000 * 8], repeats=1)
+    assert row["stream_graph"] and row["windows"] == 11
+    assert row["stream_incremental_max_abs"] < 1e-5 and row["stream_windows_max_abs"] < 1e-5
+    assert 0 < row["stream_graph_ms_per_s"] < row["stream_incremental_ms_per_s"]
+    text = bench.render([row], {"date": "today", "cpu": "test", "repeats": 1})
+    assert "| student.onnx | yes |" in text
