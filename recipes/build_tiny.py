@@ -91,6 +91,10 @@ def score_fold_models(row: Row, settings: Settings, data: FoldData, runs: Path, 
             continue
         train, _, test = data.split(k)
         ckpt = runs / settings.key() / row.name / f"fold{k}" / "best"
+        if not (ckpt / "config.json").is_file():
+            raise ConfigError(f"the fold {k} model of {row.name} is not at {ckpt}: the results file has it but the "
+                              f"checkpoints are gone; pass --runs, or rerun `edgeemo recipe function-matching --rows "
+                              f"{row.name}` after removing its results")
         fp32, int8 = work / f"fold{k}-fp32.onnx", work / f"fold{k}-int8.onnx"
         export_student(ckpt, fp32)
         calib = calibration_windows([read_audio(u.path) for u in train], 48000, 64, seed=settings.seed)
@@ -177,7 +181,7 @@ def _summary(scores: dict[int, dict[str, Any]], fold_results: dict[int, dict[str
 
 
 def build_tiny(*, row_name: str, results: Path, run: Path, models: Path | None, data_root: str | None,
-               threads: int, progress: bool = True) -> dict[str, Any]:
+               threads: int, progress: bool = True, runs: Path = Path("runs/function_matching")) -> dict[str, Any]:
     """Steps 1-5 of the module docstring; returns the build report."""
     from edgeemo.export.calibrate import apply_temperature
     from edgeemo.export.onnx_export import export_student
@@ -198,7 +202,6 @@ def build_tiny(*, row_name: str, results: Path, run: Path, models: Path | None, 
     assert row is not None
     epochs, teacher_epochs = final_epochs(per_fold)
     data = FoldData(find_data_root(data_root), settings, progress)
-    runs = Path("runs/function_matching")
     work = run / "folds"
     work.mkdir(parents=True, exist_ok=True)
     scores = score_fold_models(row, settings, data, runs, work, progress)
@@ -326,16 +329,18 @@ more accurate. Emotion recognition is probabilistic: do not use it for decisions
 @click.option("--row", default=SHIPPED_ROW, show_default=True, help="The function-matching row to build.")
 @click.option("--results", default=RESULTS, show_default=True, help="The function-matching results (OUT.json).")
 @click.option("--run", default="runs/tiny-build", show_default=True, help="Work folder (resumable).")
+@click.option("--runs", default="runs/function_matching", show_default=True,
+              help="The function-matching recipe's student checkpoints (its --runs): the fold models.")
 @click.option("--bundle", is_flag=True, help="Copy the shipped files and the card into sdk/models/.")
 @click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--data", default=None, help="Data root holding ravdess/.")
 @click.option("--no-progress", is_flag=True)
-def build_tiny_command(row: str, results: str, run: str, bundle: bool, threads: int, data: str | None,
+def build_tiny_command(row: str, results: str, run: str, runs: str, bundle: bool, threads: int, data: str | None,
                        no_progress: bool) -> None:
     """Build the tiny model from its five-fold recipe: fold scores, final training, export, card."""
     models = Path(__file__).resolve().parents[1] / "sdk" / "models" if bundle else None
     report = build_tiny(row_name=row, results=Path(results), run=Path(run), models=models, data_root=data,
-                        threads=threads, progress=not no_progress)
+                        threads=threads, progress=not no_progress, runs=Path(runs))
     s = report["summary"]
     click.echo(f"{row}: five folds clean fp32 {s['fp32']['ua']['clean']:.1f} / int8 {s['int8']['ua']['clean']:.1f}, "
                f"degraded {s['fp32']['mean_degraded']:.1f}; final {report['epochs']} epochs; "
