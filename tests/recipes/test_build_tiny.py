@@ -45,3 +45,15 @@ def test_the_card_reports_the_measured_numbers():
     assert "**40.0 ± 5.0**" in card and "T = 1.234" in card and "**0.100** without a temperature, 0.030 with" in card
     assert "edgeemo-tiny-ravdess.stream.onnx" in card and "3.0e-07" in card
     assert "| telephone_8k |" in card and "[11, 21, 31, 26, 13]" in card
+
+
+def test_missing_fold_models_are_named(tmp_path: Path, data_root: Path):
+    from edgeemo.recipes import function_matching as fm
+
+    state = tmp_path / "fm.json"
+    for k in range(5):
+        fm._store(state, fm.Settings(), "student_fm_stream", k, {"fold": k, "best_epoch": 9,
+                                                                 "teacher": {"best_epoch": 3}})
+    with pytest.raises(bt.ConfigError, match=r"fold 0 model of student_fm_stream is not at .*pass --runs"):
+        bt.build_tiny(row_name="student_fm_stream", results=state, run=tmp_path / "run", models=None,
+                      data_root=str(data_root), threads=1, progress=False, runs=tmp_path / "no-runs")
