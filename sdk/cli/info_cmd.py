@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import platform
+from pathlib import Path
 from typing import Any
 
 import click
@@ -53,8 +54,17 @@ def model_info(model: str | None) -> dict[str, Any]:
         "min_samples": int(rec.min_samples),
         "heads": list(rec.heads),
         "provider": str(rec.provider),
+        "stream_graph": _stream_graph_name(mi.path),
         "metadata": dict(mi.metadata),
     }
+
+
+def _stream_graph_name(path: Path) -> str | None:
+    """The file name of the model's stream graph beside it, or None (not loaded or checked here)."""
+    from ..incremental import stream_graph_path
+
+    p = stream_graph_path(path)
+    return p.name if p.is_file() else None
 
 
 def _int_or_none(value: str | None) -> int | None:
@@ -87,6 +97,7 @@ def bundled_models_info() -> list[dict[str, Any]]:
             "metrics": None,
             "description": entry.description,
             "card": entry.card,
+            "stream_graph": _stream_graph_name(path),
             "error": None,
         }
         if row["installed"]:
@@ -127,6 +138,8 @@ def format_models(rows: list[dict[str, Any]]) -> str:
         lines.append(f"{pad}parameters    {f'{params:,} learned' if params is not None else 'unknown'}")
         lines.append(f"{pad}quantization  {r['quantization'] or 'unknown'}")
         lines.append(f"{pad}accuracy      {r['metrics'] or 'not recorded'}")
+        if r.get("stream_graph"):
+            lines.append(f"{pad}streaming     {r['stream_graph']}: each frame computed once (incremental streams)")
         lines.append(f"{pad}card          {r['card']}")
     return "\n".join(lines)
 
@@ -170,6 +183,8 @@ def info(model: str | None, list_models: bool, as_json: bool) -> None:
         f"min {mod['min_samples']} samples"
     )
     click.echo(f"heads        {', '.join(mod['heads'])}")
+    if mod.get("stream_graph"):
+        click.echo(f"streaming    {mod['stream_graph']} (incremental: each frame computed once)")
     click.echo("metadata:")
     width = max((len(k) for k in mod["metadata"]), default=0)
     for key in sorted(mod["metadata"]):

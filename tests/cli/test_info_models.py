@@ -201,3 +201,11 @@ def test_a_folder_named_like_a_model_does_not_shadow_the_name(
     assert res.exit_code == 0, res.output
     line = one_error_line(invoke("classify", "--model", "./tiny", demo_clip))
     assert "is a folder" in line
+
+
+def test_the_tiny_models_stream_graph_is_listed(tiny: edgeemo.Recognizer) -> None:
+    rows = {r["name"]: r for r in models_json()["models"]}
+    assert rows["tiny"]["stream_graph"] == "edgeemo-tiny-ravdess.stream.onnx"
+    assert rows["small"]["stream_graph"] is None
+    text = invoke("info", "--model", "tiny").stdout
+    assert "streaming    edgeemo-tiny-ravdess.stream.onnx" in text
