@@ -124,3 +124,23 @@ def test_exports_to_onnx_with_three_more_ops(tmp_path: Path, clips):
             np.testing.assert_allclose(probs, expected, atol=2e-3)
             np.testing.assert_allclose(probs[0], probs[1], atol=2e-3)  # level invariant in ONNX too
     assert ops["level"] - ops["plain"] <= {"ReduceMax", "Max", "Sub"}, ops["level"] - ops["plain"]
+
+
+def test_the_bundled_tiny_model_hardly_hears_a_gain(data_root: Path) -> None:
+    """The shipped streamable tiny model (local-max input): -20 dB leaves most clips' labels and
+    scores as they were (measured on these 12 clips: median max |Δ score| 0.053, 11 of 12 labels
+    kept; the former per-clip-mean tiny model kept 3 of 12)."""
+    import edgeemo
+    from edgeemo.train.data import load_ravdess
+
+    rec = edgeemo.Recognizer("tiny", num_threads=1)
+    utts = [u for u in load_ravdess(data_root) if u.speaker in ("ravdess_19", "ravdess_20")][::10]
+    diffs, same = [], []
+    for u in utts:
+        x = read_audio(u.path).astype(np.float32)
+        p = np.array(list(rec.classify(x, 16000).scores.values()))
+        q = np.array(list(rec.classify(gain(x, -20.0), 16000).scores.values()))
+        diffs.append(np.abs(p - q).max())
+        same.append(p.argmax() == q.argmax())
+    assert len(utts) == 12
+    assert np.median(diffs) < 0.1 and sum(same) >= 10
