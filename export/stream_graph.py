@@ -149,7 +149,11 @@ def export_stream_graph(model: StudentNet, window_model: str | os.PathLike[str],
     geometry = stream_geometry(model)
     window_model = Path(window_model)
     out = Path(out_path) if out_path is not None else stream_graph_path(window_model)
-    window_meta = get_metadata(onnx.load(os.fspath(window_model), load_external_data=False))
+    try:
+        window_meta = get_metadata(onnx.load(os.fspath(window_model), load_external_data=False))
+    except Exception as exc:  # protobuf's DecodeError and friends: not an ONNX file
+        raise ConfigError(f"{window_model} is not a readable ONNX model ({type(exc).__name__}): pass the float32 "
+                          "window model exported from the same checkpoint") from None
     if window_meta.get(KEY_QUANTIZATION, "fp32") != "fp32":
         raise ConfigError(
             f"{window_model.name} is {window_meta[KEY_QUANTIZATION]}; a stream graph is float32 and must belong to "

@@ -233,3 +233,12 @@ def test_streaming_bench_measures_both_paths(exported: dict[str, Path], speech: 
     assert 0 < row["stream_graph_ms_per_s"] < row["stream_incremental_ms_per_s"]
     text = bench.render([row], {"date": "today", "cpu": "test", "repeats": 1})
     assert "| student.onnx | yes |" in text
+
+
+def test_a_window_model_that_is_not_onnx_is_one_clear_error(tmp_path: Path) -> None:
+    from edgeemo.export.stream_graph import export_stream_graph
+
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a model at all")
+    with pytest.raises(ConfigError, match="not a readable ONNX model"):
+        export_stream_graph(_streamable_student(), bad)
