@@ -3,9 +3,10 @@
 Uses torch's dynamo exporter with a dynamic batch dimension. After export the graph is made
 smaller and easier to profile: conv+batch-norm pairs are folded before export, front-end nodes are
 renamed ``frontend/...`` (the SDK's profiler attributes time by that prefix), the debugging
-metadata the exporter attaches to each node is dropped, and the large fixed front-end constants
-(the convolution-STFT basis) are stored as float16 followed by a ``Cast`` to float32, which ONNX
-Runtime folds at session start.
+metadata the exporter attaches to each node is dropped, the convolution-STFT basis is computed by
+a few nodes instead of stored (:mod:`edgeemo.export.stft_graph`), and the remaining large fixed
+front-end constants (the mel matrix) are stored as float16 followed by a ``Cast`` to float32.
+ONNX Runtime folds both into constants at session start.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from edgeemo.fileio import atomic_write_bytes
 from edgeemo.train.models.student import StudentNet, load_student
 
 from .metadata import FRONTEND_NODE_PREFIX, set_metadata, student_metadata
+from .stft_graph import generate_stft_kernel
 
 log = logging.getLogger("edgeemo.export")
 
@@ -77,8 +79,10 @@ def export_student(
     training_data: str | None = None,
     metrics: dict[str, float] | None = None,
     fp16_constants: bool = True,
+    generated_stft: bool = True,
 ) -> ExportResult:
-    """Export a student checkpoint to a contract-conforming FP32 ONNX file."""
+    """Export a student checkpoint to a contract-conforming FP32 ONNX file (``generated_stft``:
+    the STFT basis is computed by the graph, :mod:`edgeemo.export.stft_graph`, not stored)."""
     import onnx
 
     model, config = load_student(checkpoint)
@@ -101,6 +105,8 @@ def export_student(
     _rename_and_strip(proto)
     restore_log_floor(proto, cfg.frontend.log_floor)
     frontend_constants = _frontend_constant_count(proto)
+    if generated_stft:
+        generate_stft_kernel(proto, cfg.frontend)
     if fp16_constants:
         _store_large_constants_fp16(proto)
     if training_data is None:

@@ -145,6 +145,7 @@ def export_stream_graph(model: StudentNet, window_model: str | os.PathLike[str],
     from .calibrate import apply_temperature
     from .metadata import get_metadata, set_metadata
     from .onnx_export import _rename_and_strip, _store_large_constants_fp16, fold_batch_norms, restore_log_floor
+    from .stft_graph import generate_stft_kernel
 
     geometry = stream_geometry(model)
     window_model = Path(window_model)
@@ -177,7 +178,8 @@ def export_stream_graph(model: StudentNet, window_model: str | os.PathLike[str],
     proto = program.model_proto
     _rename_and_strip(proto)
     restore_log_floor(proto, model.cfg.frontend.log_floor)
-    _store_large_constants_fp16(proto)  # as the window model stores them: the same values
+    generate_stft_kernel(proto, model.cfg.frontend)  # as the window model does: the same values
+    _store_large_constants_fp16(proto)
     meta = {k: v for k, v in window_meta.items() if k != KEY_CALIBRATION}
     meta[KEY_STREAM_GEOMETRY] = geometry.to_json()
     meta[KEY_WINDOW_MODEL_SHA256] = sha256_file(window_model)

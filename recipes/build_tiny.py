@@ -1,6 +1,6 @@
 """``edgeemo recipe build-tiny``: rebuild the "tiny" model from the function-matching folds.
 
-    edgeemo recipe function-matching --rows student_fm_stream      # the five folds (resumable)
+    edgeemo recipe function-matching --rows student_fm_stream_x2   # the five folds (resumable)
     edgeemo recipe build-tiny                                      # final model, export, card
 
 The recipe is fixed by the five actor folds of ``recipe function-matching`` (one row, ``--row``):
@@ -37,9 +37,9 @@ from edgeemo.fileio import atomic_write_text
 
 from .function_matching import ROW_BY_NAME, FoldData, Row, Settings
 
-__all__ = ["SHIPPED_FILE", "SHIPPED_ROW", "build_tiny", "build_tiny_command"]
+__all__ = ["SHIPPED_FILE", "SHIPPED_ROW", "build_tiny", "build_tiny_command", "claim_run_folder"]
 
-SHIPPED_ROW = "student_fm_stream"
+SHIPPED_ROW = "student_fm_stream_x2"
 SHIPPED_FILE = "edgeemo-tiny-ravdess.onnx"
 INT8_FILE = "edgeemo-tiny-ravdess-int8.onnx"
 CARD_FILE = "MODEL_CARD_tiny.md"
@@ -67,6 +67,22 @@ def final_epochs(per_fold: dict[int, dict[str, Any]]) -> tuple[int, int]:
     student = int(np.median([per_fold[k]["best_epoch"] + 1 for k in sorted(per_fold)]))
     teachers = [per_fold[k]["teacher"]["best_epoch"] + 1 for k in sorted(per_fold) if "teacher" in per_fold[k]]
     return student, int(np.median(teachers)) if teachers else 0
+
+
+def claim_run_folder(run: Path, row_name: str, settings: Settings) -> None:
+    """Mark ``run`` as the work folder of this row and settings (``run/row.json``), or refuse one
+    that another row or other settings filled: its cached fold scores and final model would be
+    silently reused."""
+    mark = run / "row.json"
+    want = {"row": row_name, "settings_key": settings.key()}
+    if mark.is_file():
+        have = json.loads(mark.read_text())
+        if have != want:
+            raise ConfigError(f"{run} holds the build of {have.get('row')} (settings {have.get('settings_key')}), not "
+                              f"{row_name} ({want['settings_key']}): pass another --run")
+        return
+    run.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(mark, json.dumps(want))
 
 
 def score_fold_models(row: Row, settings: Settings, data: FoldData, runs: Path, work: Path,
@@ -201,6 +217,7 @@ def build_tiny(*, row_name: str, results: Path, run: Path, models: Path | None, 
     per_fold = _row_results(results, row_name, settings)
     assert row is not None
     epochs, teacher_epochs = final_epochs(per_fold)
+    claim_run_folder(run, row_name, settings)
     data = FoldData(find_data_root(data_root), settings, progress)
     work = run / "folds"
     work.mkdir(parents=True, exist_ok=True)
@@ -321,25 +338,25 @@ more accurate. Emotion recognition is probabilistic: do not use it for decisions
 
 ## Reproduce
     edgeemo recipe function-matching --rows {r['row']}
-    edgeemo recipe build-tiny --bundle
+    edgeemo recipe build-tiny --row {r['row']} --bundle
 """
 
 
 @click.command("build-tiny")
 @click.option("--row", default=SHIPPED_ROW, show_default=True, help="The function-matching row to build.")
 @click.option("--results", default=RESULTS, show_default=True, help="The function-matching results (OUT.json).")
-@click.option("--run", default="runs/tiny-build", show_default=True, help="Work folder (resumable).")
+@click.option("--run", default=None, help="Work folder (resumable); one per row.  [default: runs/tiny-build/ROW]")
 @click.option("--runs", default="runs/function_matching", show_default=True,
               help="The function-matching recipe's student checkpoints (its --runs): the fold models.")
 @click.option("--bundle", is_flag=True, help="Copy the shipped files and the card into sdk/models/.")
 @click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--data", default=None, help="Data root holding ravdess/.")
 @click.option("--no-progress", is_flag=True)
-def build_tiny_command(row: str, results: str, run: str, runs: str, bundle: bool, threads: int, data: str | None,
+def build_tiny_command(row: str, results: str, run: str | None, runs: str, bundle: bool, threads: int, data: str | None,
                        no_progress: bool) -> None:
     """Build the tiny model from its five-fold recipe: fold scores, final training, export, card."""
     models = Path(__file__).resolve().parents[1] / "sdk" / "models" if bundle else None
-    report = build_tiny(row_name=row, results=Path(results), run=Path(run), models=models, data_root=data,
+    report = build_tiny(row_name=row, results=Path(results), run=Path(run or f"runs/tiny-build/{row}"), models=models, data_root=data,
                         threads=threads, progress=not no_progress, runs=Path(runs))
     s = report["summary"]
     click.echo(f"{row}: five folds clean fp32 {s['fp32']['ua']['clean']:.1f} / int8 {s['int8']['ua']['clean']:.1f}, "

@@ -17,7 +17,9 @@ Rows (:data:`ROWS`): ``student_labels`` (labels, clean clips, the trainer's defa
 ``student_labels_views`` (labels, clean clip + views), ``student_fm`` (KL to the teacher's T = 2
 outputs + embedding regression on the same view, mixup, no labels), ``student_fm_label`` (the
 same + label cross-entropy 0.5), ``student_fm_stream`` (``student_fm`` with the streamable
-architecture :data:`STREAMABLE_MODEL`).
+architecture :data:`STREAMABLE_MODEL`), ``student_fm_stream_x2`` and ``_x4`` (the same, trained two and
+four times as long) and ``student_labels_stream_x2`` (their control: the same student and schedule on
+labels alone).
 
 Resumable: every finished (row, fold) is merged into ``OUT.json`` under a file lock (several
 processes may share one ``--out``, e.g. one per row), keyed by a hash of the settings; student
@@ -77,6 +79,7 @@ class Row:
     augment: dict[str, Any] = field(default_factory=dict)  # AugmentConfig overrides
     model: dict[str, Any] = field(default_factory=dict)  # TrainConfig architecture overrides
     epoch_factor: int = 1  # the student trains for Settings.epochs times this
+    control: str | None = None  # a labels-only row with the same student and schedule: a second paired Δ
 
 
 #: A student whose conv trunk a stream computes once per column (StudentConfig, "Streamable students")
@@ -95,7 +98,14 @@ ROWS: tuple[Row, ...] = (
                               "0.25 s (not the window's mean), no time padding, time pooling 5, 2, 1"),
         views=True, fm={"label_weight": 0.0}, augment=FM_AUGMENT, model=STREAMABLE_MODEL),
     Row("student_fm_stream_x2", "student_fm_stream trained twice as long (80 epochs at the defaults; Beyer's patience)",
-        views=True, fm={"label_weight": 0.0}, augment=FM_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=2),
+        views=True, fm={"label_weight": 0.0}, augment=FM_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=2,
+        control="student_labels_stream_x2"),
+    Row("student_labels_stream_x2", ("the control of student_fm_stream_x2: its streamable student and 80 epochs, on "
+                                     "labels and clean clips (the trainer's defaults)"),
+        model=STREAMABLE_MODEL, epoch_factor=2),
+    Row("student_fm_stream_x4", "student_fm_stream trained four times as long (160 epochs at the defaults)",
+        views=True, fm={"label_weight": 0.0}, augment=FM_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4,
+        control="student_labels_stream_x2"),
 )
 ROW_BY_NAME = {r.name: r for r in ROWS}
 
@@ -361,20 +371,36 @@ def summarize(results: dict[str, dict[int, dict[str, Any]]], y: np.ndarray, spea
             s["teacher_ua"] = {c: float(np.mean([t["test_ua"][c] for t in teacher])) for c in conditions}
         index, pred = pooled(per_fold, folds, "clean")
         s["interval_clean"] = speaker_bootstrap(y[index], [pred], speakers[index], n_classes).to_dict()
-        shared = sorted(set(folds) & set(ref))
-        if row.name != REFERENCE and shared:
-            s["delta"] = paired_delta({k: per_fold[k]["ua"]["clean"] for k in shared},
-                                      {k: ref[k]["ua"]["clean"] for k in shared}).to_dict()
-            if degraded:
-                ref_deg = {k: float(np.mean([ref[k]["ua"][c] for c in degraded])) for k in shared}
-                s["delta_degraded"] = paired_delta({k: mean_deg[k] for k in shared}, ref_deg).to_dict()
-            index, pred = pooled(per_fold, shared, "clean")
-            ref_index, ref_pred = pooled(ref, shared, "clean")
-            if not np.array_equal(index, ref_index):
-                raise ConfigError(f"{row.name} and {REFERENCE} were scored on different test clips")
-            s["delta_interval"] = speaker_bootstrap(y[index], [pred, ref_pred], speakers[index], n_classes).to_dict()
+        if row.name != REFERENCE:
+            s.update(_paired(row.name, per_fold, REFERENCE, ref, y, speakers, degraded))
+        if row.control is not None:
+            control = _paired(row.name, per_fold, row.control, results.get(row.control, {}), y, speakers, degraded)
+            if control:
+                s["control"] = {"row": row.control, **control}
         summary[row.name] = s
     return summary
+
+
+def _paired(name: str, per_fold: dict[int, dict[str, Any]], ref_name: str, ref: dict[int, dict[str, Any]],
+            y: np.ndarray, speakers: np.ndarray, degraded: Sequence[str]) -> dict[str, Any]:
+    """Paired Δ of a row against another on the folds both have: clean, mean degraded, and the
+    speaker-bootstrap interval of the clean Δ (empty when they share no fold)."""
+    shared = sorted(set(per_fold) & set(ref))
+    if not shared:
+        return {}
+    out: dict[str, Any] = {"delta": paired_delta({k: per_fold[k]["ua"]["clean"] for k in shared},
+                                                 {k: ref[k]["ua"]["clean"] for k in shared}).to_dict()}
+    if degraded:
+        def mean_deg(r: dict[int, dict[str, Any]]) -> dict[int, float]:
+            return {k: float(np.mean([r[k]["ua"][c] for c in degraded])) for k in shared}
+
+        out["delta_degraded"] = paired_delta(mean_deg(per_fold), mean_deg(ref)).to_dict()
+    index = np.concatenate([per_fold[k]["test_index"] for k in shared])
+    if not np.array_equal(index, np.concatenate([ref[k]["test_index"] for k in shared])):
+        raise ConfigError(f"{name} and {ref_name} were scored on different test clips")
+    preds = [np.concatenate([r[k]["pred"]["clean"] for k in shared]) for r in (per_fold, ref)]
+    out["delta_interval"] = speaker_bootstrap(y[index], preds, speakers[index], len(RAVDESS_LABELS)).to_dict()
+    return out
 
 
 def _pm(mean: float, sd: float | None) -> str:
@@ -421,6 +447,14 @@ def render_markdown(summary: dict[str, Any], conditions: Sequence[str], meta: di
                   "| row | " + " | ".join(degraded) + " |", "|---|" + "---|" * len(degraded)]
         for name, s in summary.items():
             lines.append(f"| {name} | " + " | ".join(f"{s['ua'][c]:.1f}" for c in degraded) + " |")
+    controlled = {n: s["control"] for n, s in summary.items() if "control" in s}
+    if controlled:
+        lines += ["", "Against a control with the same student and schedule on labels alone (paired, the folds both "
+                  "have):", "", "| row | control | folds | Δ clean (folds won) | 95 % CI of Δ | Δ degraded |",
+                  "|---|---|---|---|---|---|"]
+        for name, c in controlled.items():
+            lines.append(f"| {name} | {c['row']} | {','.join(map(str, c['delta']['folds']))} | {_delta(c['delta'])} | "
+                         f"{_interval(c.get('delta_interval'))} | {_delta(c.get('delta_degraded'))} |")
     teachers = {n: s["teacher_ua"] for n, s in summary.items() if "teacher_ua" in s}
     if teachers:
         name, t = next(iter(teachers.items()))

@@ -54,13 +54,56 @@ def test_fp32_export_matches_pytorch_and_contract(exported: Path, tiny_checkpoin
     np.testing.assert_allclose(onnx_probs(exported, real_windows[:1]), probs5[:1], atol=1e-5)
 
 
-def test_stft_basis_is_stored_as_float16(exported: Path):
+def test_stft_basis_is_computed_by_the_graph_not_stored(exported: Path, tiny_checkpoint: Path, tmp_path: Path,
+                                                       real_windows: np.ndarray):
     import onnx
 
     proto = onnx.load(str(exported))
+    sizes = {i.name: int(np.prod(i.dims)) for i in proto.graph.initializer}
+    assert not any(name.endswith("stft_kernel") or name.endswith("stft_kernel.fp16") for name in sizes)
+    assert max(sizes.values()) < 402 * 400 // 10  # nothing near the basis's 160,800 numbers is stored
     halves = [i for i in proto.graph.initializer if i.data_type == onnx.TensorProto.FLOAT16]
-    assert halves and max(int(np.prod(i.dims)) for i in halves) == 402 * 400
-    assert exported.stat().st_size < 512 * 1024
+    assert [int(np.prod(i.dims)) for i in halves] == [64 * 201]  # the mel matrix stays float16 + Cast
+    stored = export_student(tiny_checkpoint, tmp_path / "stored.onnx", generated_stft=False)
+    assert exported.stat().st_size < stored.n_bytes - 300_000
+    # closer to PyTorch than the float16 copy of the basis: the angle is reduced in integers
+    model, _ = load_student(tiny_checkpoint)
+    generated, copied = check_parity(model, exported, real_windows), check_parity(model, stored.path, real_windows)
+    assert generated.max_abs_diff < copied.max_abs_diff / 2
+
+
+@pytest.mark.parametrize("n_fft", [400, 512])
+def test_generated_basis_equals_the_training_front_end(n_fft: int):
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    from edgeemo.export.stft_graph import stft_kernel_nodes
+    from edgeemo.train.frontend import FrontendConfig, stft_kernel
+
+    nodes, inits = stft_kernel_nodes("basis", n_fft)
+    graph = helper.make_graph(nodes, "basis", [], [helper.make_tensor_value_info("basis", TensorProto.FLOAT, None)],
+                              inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    reference = stft_kernel(FrontendConfig(n_fft=n_fft))
+    for level in (ort.GraphOptimizationLevel.ORT_DISABLE_ALL, ort.GraphOptimizationLevel.ORT_ENABLE_ALL):
+        options = ort.SessionOptions()
+        options.graph_optimization_level = level
+        (basis,) = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"]).run(None, {})
+        assert basis.shape == reference.shape == (2 * (n_fft // 2 + 1), 1, n_fft)
+        np.testing.assert_allclose(basis, reference, atol=2e-6)
+
+
+def test_only_the_real_basis_is_replaced():
+    from onnx import helper, numpy_helper
+
+    from edgeemo.export.stft_graph import generate_stft_kernel
+    from edgeemo.train.frontend import FrontendConfig, stft_kernel
+
+    cfg = FrontendConfig()
+    other = numpy_helper.from_array(stft_kernel(cfg) * 2, "model.frontend.stft_kernel")  # e.g. a scaled basis
+    model = helper.make_model(helper.make_graph([], "g", [], [], [other]))
+    assert not generate_stft_kernel(model, cfg)
+    assert [i.name for i in model.graph.initializer] == ["model.frontend.stft_kernel"]
 
 
 def test_int8_quantization_keeps_front_end_in_float(exported: Path, real_windows: np.ndarray, tmp_path: Path):

@@ -57,3 +57,25 @@ def test_missing_fold_models_are_named(tmp_path: Path, data_root: Path):
     with pytest.raises(bt.ConfigError, match=r"fold 0 model of student_fm_stream is not at .*pass --runs"):
         bt.build_tiny(row_name="student_fm_stream", results=state, run=tmp_path / "run", models=None,
                       data_root=str(data_root), threads=1, progress=False, runs=tmp_path / "no-runs")
+
+
+def test_a_run_folder_belongs_to_one_row(tmp_path: Path):
+    from edgeemo.recipes import function_matching as fm
+
+    run = tmp_path / "run"
+    bt.claim_run_folder(run, "student_fm_stream_x2", fm.Settings())
+    bt.claim_run_folder(run, "student_fm_stream_x2", fm.Settings())  # the same row resumes
+    with pytest.raises(bt.ConfigError, match=r"holds the build of student_fm_stream_x2 .*pass another --run"):
+        bt.claim_run_folder(run, "student_fm_stream", fm.Settings())  # its fold scores would be reused
+    with pytest.raises(bt.ConfigError, match="holds the build"):
+        bt.claim_run_folder(run, "student_fm_stream_x2", fm.Settings(epochs=3))
+
+
+def test_the_shipped_row_and_the_default_run_folder():
+    from click.testing import CliRunner
+
+    from edgeemo.recipes import function_matching as fm
+
+    assert bt.SHIPPED_ROW in fm.ROW_BY_NAME
+    out = CliRunner().invoke(bt.build_tiny_command, ["--help"]).output
+    assert "runs/tiny-build/ROW" in out and bt.SHIPPED_ROW in out

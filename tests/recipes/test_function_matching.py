@@ -51,6 +51,23 @@ def test_summary_over_the_folds_measured_and_the_report(tmp_path: Path):
     assert fm.summarize(one, y, speakers, CONDITIONS)["student_fm"]["ua_sd"]["clean"] is None  # one fold: no sd
 
 
+def test_a_row_is_also_paired_with_its_control():
+    rows = ("student_labels", "student_labels_stream_x2", "student_fm_stream_x2")
+    results, y, speakers = _fake_results(np.random.default_rng(2), folds=(0, 1, 2), rows=rows)
+    del results["student_labels_stream_x2"][2]  # the control has two folds so far: Δ over those
+    summary = fm.summarize(results, y, speakers, CONDITIONS)
+    s, control = summary["student_fm_stream_x2"], summary["student_labels_stream_x2"]
+    assert s["control"]["row"] == "student_labels_stream_x2" and tuple(s["control"]["delta"]["folds"]) == (0, 1)
+    by_fold = [results["student_fm_stream_x2"][k]["ua"]["clean"] - results["student_labels_stream_x2"][k]["ua"]["clean"]
+               for k in (0, 1)]
+    assert s["control"]["delta"]["mean"] == pytest.approx(np.mean(by_fold))
+    assert tuple(s["delta"]["folds"]) == (0, 1, 2) and "control" not in control  # still paired with student_labels
+    text = fm.render_markdown(summary, CONDITIONS, {"epochs": 40, "views": 4, "size": "tiny.en", "command": "--x"})
+    assert "| student_fm_stream_x2 | student_labels_stream_x2 | 0,1 |" in text
+    del results["student_labels_stream_x2"]
+    assert "control" not in fm.summarize(results, y, speakers, CONDITIONS)["student_fm_stream_x2"]
+
+
 def _writer(path: str, row: str, n: int) -> None:
     settings = fm.Settings(epochs=2)
     for k in range(n):
@@ -75,7 +92,8 @@ def test_rows_and_the_cli_mount():
     from edgeemo.recipes.cli import RECIPE_COMMANDS
 
     assert [r.name for r in fm.ROWS] == ["student_labels", "student_labels_views", "student_fm", "student_fm_label",
-                                         "student_fm_stream", "student_fm_stream_x2"]
+                                         "student_fm_stream", "student_fm_stream_x2",
+                                         "student_labels_stream_x2", "student_fm_stream_x4"]
     assert fm.ROW_BY_NAME["student_fm_stream"].model == fm.STREAMABLE_MODEL
     assert fm.ROW_BY_NAME["student_fm"].fm == {"label_weight": 0.0}
     assert fm.ROW_BY_NAME["student_fm_label"].fm == {"label_weight": 0.5}
