@@ -31,8 +31,8 @@ def stft_kernel_nodes(output: str, n_fft: int, prefix: str = FRONTEND_NODE_PREFI
 
     n_bins = n_fft // 2 + 1
     consts = {
-        "zero": np.array(0, np.int64), "one": np.array(1, np.int64), "n_fft": np.array(n_fft, np.int64),
-        "n_bins": np.array(n_bins, np.int64), "axis0": np.array([0], np.int64), "axis1": np.array([1], np.int64),
+        "zero": np.array(0, np.int32), "one": np.array(1, np.int32), "n_fft": np.array(n_fft, np.int32),
+        "n_bins": np.array(n_bins, np.int32), "axis0": np.array([0], np.int64), "axis1": np.array([1], np.int64),
         "step": np.array(2 * np.pi / n_fft, np.float32), "half": np.array(0.5, np.float32),
     }
     inits = [numpy_helper.from_array(v, prefix + k) for k, v in consts.items()]
@@ -48,7 +48,7 @@ def stft_kernel_nodes(output: str, n_fft: int, prefix: str = FRONTEND_NODE_PREFI
         node("Range", [c("zero"), c("n_bins"), c("one")], "k"),                   # [K] frequency bin
         node("Unsqueeze", [c("k"), c("axis1")], "k_col"),                         # [K, 1]
         node("Unsqueeze", [c("n"), c("axis0")], "n_row"),                         # [1, N]
-        node("Mul", [c("k_col"), c("n_row")], "kn"),                              # [K, N] int64
+        node("Mul", [c("k_col"), c("n_row")], "kn"),                              # [K, N] int32 (k n < 2^31)
         node("Mod", [c("kn"), c("n_fft")], "kn_mod"),                             # exact in integers
         node("Cast", [c("kn_mod")], "kn_float", to=TensorProto.FLOAT),
         node("Mul", [c("kn_float"), c("step")], "angle"),
