@@ -68,7 +68,8 @@ def stft_kernel_nodes(output: str, n_fft: int, prefix: str = FRONTEND_NODE_PREFI
     return nodes, inits
 
 
-def generate_stft_kernel(proto: "onnx.ModelProto", frontend: FrontendConfig, *, atol: float = 1e-6) -> bool:  # noqa: F821
+def generate_stft_kernel(proto: "onnx.ModelProto", frontend: FrontendConfig,  # noqa: F821
+                         *, atol: float = 1e-6) -> bool:
     """Replace the stored STFT basis initializer of ``proto`` by :func:`stft_kernel_nodes` (in
     place). Only an initializer that *is* the basis of ``frontend`` is replaced (checked to
     ``atol``); returns whether one was."""

@@ -356,8 +356,8 @@ def build_tiny_command(row: str, results: str, run: str | None, runs: str, bundl
                        no_progress: bool) -> None:
     """Build the tiny model from its five-fold recipe: fold scores, final training, export, card."""
     models = Path(__file__).resolve().parents[1] / "sdk" / "models" if bundle else None
-    report = build_tiny(row_name=row, results=Path(results), run=Path(run or f"runs/tiny-build/{row}"), models=models, data_root=data,
-                        threads=threads, progress=not no_progress, runs=Path(runs))
+    report = build_tiny(row_name=row, results=Path(results), run=Path(run or f"runs/tiny-build/{row}"), models=models,
+                        data_root=data, threads=threads, progress=not no_progress, runs=Path(runs))
     s = report["summary"]
     click.echo(f"{row}: five folds clean fp32 {s['fp32']['ua']['clean']:.1f} / int8 {s['int8']['ua']['clean']:.1f}, "
                f"degraded {s['fp32']['mean_degraded']:.1f}; final {report['epochs']} epochs; "
