@@ -18,8 +18,8 @@ Rows (:data:`ROWS`): ``student_labels`` (labels, clean clips, the trainer's defa
 outputs + embedding regression on the same view, mixup, no labels), ``student_fm_label`` (the
 same + label cross-entropy 0.5), ``student_fm_stream`` (``student_fm`` with the streamable
 architecture :data:`STREAMABLE_MODEL`), ``student_fm_stream_x2`` and ``_x4`` (the same, trained two and
-four times as long) and ``student_labels_stream_x2`` (their control: the same student and schedule on
-labels alone).
+four times as long) ``student_labels_stream_x2`` (their control: the same student and schedule on labels alone)
+and ``student_labels_views_stream_x2`` (that control on the same views).
 
 Resumable: every finished (row, fold) is merged into ``OUT.json`` under a file lock (several
 processes may share one ``--out``, e.g. one per row), keyed by a hash of the settings; student
@@ -103,9 +103,11 @@ ROWS: tuple[Row, ...] = (
     Row("student_labels_stream_x2", ("the control of student_fm_stream_x2: its streamable student and 80 epochs, on "
                                      "labels and clean clips (the trainer's defaults)"),
         model=STREAMABLE_MODEL, epoch_factor=2),
+    Row("student_labels_views_stream_x2", ("student_labels_stream_x2 on the views of student_fm_stream_x2 (labels, no "
+                                           "teacher, no mixup): splits its degraded gain between views and teacher"),
+        views=True, augment=VIEW_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=2),
     Row("student_fm_stream_x4", "student_fm_stream trained four times as long (160 epochs at the defaults)",
-        views=True, fm={"label_weight": 0.0}, augment=FM_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4,
-        control="student_labels_stream_x2"),
+        views=True, fm={"label_weight": 0.0}, augment=FM_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4),
 )
 ROW_BY_NAME = {r.name: r for r in ROWS}
 

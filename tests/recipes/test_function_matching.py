@@ -93,7 +93,8 @@ def test_rows_and_the_cli_mount():
 
     assert [r.name for r in fm.ROWS] == ["student_labels", "student_labels_views", "student_fm", "student_fm_label",
                                          "student_fm_stream", "student_fm_stream_x2",
-                                         "student_labels_stream_x2", "student_fm_stream_x4"]
+                                         "student_labels_stream_x2", "student_labels_views_stream_x2",
+                                         "student_fm_stream_x4"]
     assert fm.ROW_BY_NAME["student_fm_stream"].model == fm.STREAMABLE_MODEL
     assert fm.ROW_BY_NAME["student_fm"].fm == {"label_weight": 0.0}
     assert fm.ROW_BY_NAME["student_fm_label"].fm == {"label_weight": 0.5}
