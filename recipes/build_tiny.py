@@ -76,7 +76,10 @@ def claim_run_folder(run: Path, row_name: str, settings: Settings) -> None:
     mark = run / "row.json"
     want = {"row": row_name, "settings_key": settings.key()}
     if mark.is_file():
-        have = json.loads(mark.read_text())
+        try:
+            have = json.loads(mark.read_text())
+        except ValueError:
+            raise ConfigError(f"{mark} is not readable JSON: remove it (or the folder) or pass another --run") from None
         if have != want:
             raise ConfigError(f"{run} holds the build of {have.get('row')} (settings {have.get('settings_key')}), not "
                               f"{row_name} ({want['settings_key']}): pass another --run")
