@@ -18,8 +18,9 @@ Rows (:data:`ROWS`): ``student_labels`` (labels, clean clips, the trainer's defa
 outputs + embedding regression on the same view, mixup, no labels), ``student_fm_label`` (the
 same + label cross-entropy 0.5), ``student_fm_stream`` (``student_fm`` with the streamable
 architecture :data:`STREAMABLE_MODEL`), ``student_fm_stream_x2`` and ``_x4`` (the same, trained two and
-four times as long) ``student_labels_stream_x2`` (their control: the same student and schedule on labels alone)
-and ``student_labels_views_stream_x2`` (that control on the same views).
+four times as long), ``student_labels_stream_x2`` (their control: the same student and schedule on labels alone),
+``student_labels_views_stream_x2`` (that control on the same views) and ``student_fm_kl_stream_x2``
+(``student_fm_stream_x2`` without the embedding regression). A row's ``controls`` give more paired Δs.
 
 Resumable: every finished (row, fold) is merged into ``OUT.json`` under a file lock (several
 processes may share one ``--out``, e.g. one per row), keyed by a hash of the settings; student
@@ -79,7 +80,8 @@ class Row:
     augment: dict[str, Any] = field(default_factory=dict)  # AugmentConfig overrides
     model: dict[str, Any] = field(default_factory=dict)  # TrainConfig architecture overrides
     epoch_factor: int = 1  # the student trains for Settings.epochs times this
-    control: str | None = None  # a labels-only row with the same student and schedule: a second paired Δ
+    #: rows with the same student and schedule (labels alone, the same views, another loss): more paired Δs
+    controls: tuple[str, ...] = ()
 
 
 #: A student whose conv trunk a stream computes once per column (StudentConfig, "Streamable students")
@@ -99,13 +101,17 @@ ROWS: tuple[Row, ...] = (
         views=True, fm={"label_weight": 0.0}, augment=FM_AUGMENT, model=STREAMABLE_MODEL),
     Row("student_fm_stream_x2", "student_fm_stream trained twice as long (80 epochs at the defaults; Beyer's patience)",
         views=True, fm={"label_weight": 0.0}, augment=FM_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=2,
-        control="student_labels_stream_x2"),
+        controls=("student_labels_stream_x2", "student_labels_views_stream_x2")),
     Row("student_labels_stream_x2", ("the control of student_fm_stream_x2: its streamable student and 80 epochs, on "
                                      "labels and clean clips (the trainer's defaults)"),
         model=STREAMABLE_MODEL, epoch_factor=2),
     Row("student_labels_views_stream_x2", ("student_labels_stream_x2 on the views of student_fm_stream_x2 (labels, no "
                                            "teacher, no mixup): splits its degraded gain between views and teacher"),
         views=True, augment=VIEW_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=2),
+    Row("student_fm_kl_stream_x2", ("student_fm_stream_x2 without the embedding regression: the KL to the "
+                                    "teacher's T 2 outputs alone (splits the teacher's part between its two targets)"),
+        views=True, fm={"label_weight": 0.0, "embedding_weight": 0.0}, augment=FM_AUGMENT, model=STREAMABLE_MODEL,
+        epoch_factor=2, controls=("student_fm_stream_x2", "student_labels_views_stream_x2")),
     Row("student_fm_stream_x4", "student_fm_stream trained four times as long (160 epochs at the defaults)",
         views=True, fm={"label_weight": 0.0}, augment=FM_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4),
 )
@@ -375,10 +381,10 @@ def summarize(results: dict[str, dict[int, dict[str, Any]]], y: np.ndarray, spea
         s["interval_clean"] = speaker_bootstrap(y[index], [pred], speakers[index], n_classes).to_dict()
         if row.name != REFERENCE:
             s.update(_paired(row.name, per_fold, REFERENCE, ref, y, speakers, degraded))
-        if row.control is not None:
-            control = _paired(row.name, per_fold, row.control, results.get(row.control, {}), y, speakers, degraded)
-            if control:
-                s["control"] = {"row": row.control, **control}
+        controls = [{"row": c, **paired} for c in row.controls
+                    if (paired := _paired(row.name, per_fold, c, results.get(c, {}), y, speakers, degraded))]
+        if controls:
+            s["controls"] = controls
         summary[row.name] = s
     return summary
 
@@ -449,12 +455,13 @@ def render_markdown(summary: dict[str, Any], conditions: Sequence[str], meta: di
                   "| row | " + " | ".join(degraded) + " |", "|---|" + "---|" * len(degraded)]
         for name, s in summary.items():
             lines.append(f"| {name} | " + " | ".join(f"{s['ua'][c]:.1f}" for c in degraded) + " |")
-    controlled = {n: s["control"] for n, s in summary.items() if "control" in s}
+    controlled = [(n, c) for n, s in summary.items() for c in s.get("controls", ())]
     if controlled:
-        lines += ["", "Against a control with the same student and schedule on labels alone (paired, the folds both "
-                  "have):", "", "| row | control | folds | Δ clean (folds won) | 95 % CI of Δ | Δ degraded |",
+        lines += ["", "Against controls with the same student and schedule (labels alone, the same views, or one loss "
+                  "less; paired, the folds both have):", "",
+                  "| row | control | folds | Δ clean (folds won) | 95 % CI of Δ | Δ degraded |",
                   "|---|---|---|---|---|---|"]
-        for name, c in controlled.items():
+        for name, c in controlled:
             lines.append(f"| {name} | {c['row']} | {','.join(map(str, c['delta']['folds']))} | {_delta(c['delta'])} | "
                          f"{_interval(c.get('delta_interval'))} | {_delta(c.get('delta_degraded'))} |")
     teachers = {n: s["teacher_ua"] for n, s in summary.items() if "teacher_ua" in s}

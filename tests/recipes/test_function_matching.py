@@ -51,21 +51,34 @@ def test_summary_over_the_folds_measured_and_the_report(tmp_path: Path):
     assert fm.summarize(one, y, speakers, CONDITIONS)["student_fm"]["ua_sd"]["clean"] is None  # one fold: no sd
 
 
-def test_a_row_is_also_paired_with_its_control():
-    rows = ("student_labels", "student_labels_stream_x2", "student_fm_stream_x2")
+def test_a_row_is_also_paired_with_its_controls():
+    rows = ("student_labels", "student_labels_stream_x2", "student_labels_views_stream_x2", "student_fm_stream_x2")
     results, y, speakers = _fake_results(np.random.default_rng(2), folds=(0, 1, 2), rows=rows)
     del results["student_labels_stream_x2"][2]  # the control has two folds so far: Δ over those
     summary = fm.summarize(results, y, speakers, CONDITIONS)
     s, control = summary["student_fm_stream_x2"], summary["student_labels_stream_x2"]
-    assert s["control"]["row"] == "student_labels_stream_x2" and tuple(s["control"]["delta"]["folds"]) == (0, 1)
+    first, second = s["controls"]
+    assert first["row"] == "student_labels_stream_x2" and tuple(first["delta"]["folds"]) == (0, 1)
+    assert second["row"] == "student_labels_views_stream_x2" and tuple(second["delta"]["folds"]) == (0, 1, 2)
     by_fold = [results["student_fm_stream_x2"][k]["ua"]["clean"] - results["student_labels_stream_x2"][k]["ua"]["clean"]
                for k in (0, 1)]
-    assert s["control"]["delta"]["mean"] == pytest.approx(np.mean(by_fold))
-    assert tuple(s["delta"]["folds"]) == (0, 1, 2) and "control" not in control  # still paired with student_labels
+    assert first["delta"]["mean"] == pytest.approx(np.mean(by_fold))
+    assert tuple(s["delta"]["folds"]) == (0, 1, 2) and "controls" not in control  # still paired with student_labels
     text = fm.render_markdown(summary, CONDITIONS, {"epochs": 40, "views": 4, "size": "tiny.en", "command": "--x"})
     assert "| student_fm_stream_x2 | student_labels_stream_x2 | 0,1 |" in text
+    assert "| student_fm_stream_x2 | student_labels_views_stream_x2 | 0,1,2 |" in text
     del results["student_labels_stream_x2"]
-    assert "control" not in fm.summarize(results, y, speakers, CONDITIONS)["student_fm_stream_x2"]
+    assert [c["row"] for c in fm.summarize(results, y, speakers, CONDITIONS)["student_fm_stream_x2"]["controls"]] == [
+        "student_labels_views_stream_x2"]
+    del results["student_labels_views_stream_x2"]
+    assert "controls" not in fm.summarize(results, y, speakers, CONDITIONS)["student_fm_stream_x2"]
+
+
+def test_the_kl_only_row_drops_the_embedding_target():
+    row = fm.ROW_BY_NAME["student_fm_kl_stream_x2"]
+    ref = fm.ROW_BY_NAME["student_fm_stream_x2"]
+    assert row.fm == {**ref.fm, "embedding_weight": 0.0} and row.model == ref.model and row.augment == ref.augment
+    assert row.epoch_factor == ref.epoch_factor and set(row.controls) <= set(fm.ROW_BY_NAME)
 
 
 def _writer(path: str, row: str, n: int) -> None:
@@ -94,7 +107,7 @@ def test_rows_and_the_cli_mount():
     assert [r.name for r in fm.ROWS] == ["student_labels", "student_labels_views", "student_fm", "student_fm_label",
                                          "student_fm_stream", "student_fm_stream_x2",
                                          "student_labels_stream_x2", "student_labels_views_stream_x2",
-                                         "student_fm_stream_x4"]
+                                         "student_fm_kl_stream_x2", "student_fm_stream_x4"]
     assert fm.ROW_BY_NAME["student_fm_stream"].model == fm.STREAMABLE_MODEL
     assert fm.ROW_BY_NAME["student_fm"].fm == {"label_weight": 0.0}
     assert fm.ROW_BY_NAME["student_fm_label"].fm == {"label_weight": 0.5}
