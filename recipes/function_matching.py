@@ -20,7 +20,8 @@ same + label cross-entropy 0.5), ``student_fm_stream`` (``student_fm`` with the 
 architecture :data:`STREAMABLE_MODEL`), ``student_fm_stream_x2`` and ``_x4`` (the same, trained two and
 four times as long), ``student_labels_stream_x2`` (their control: the same student and schedule on labels alone),
 ``student_labels_views_stream_x2`` (that control on the same views) and ``student_fm_kl_stream_x2``
-(``student_fm_stream_x2`` without the embedding regression). A row's ``controls`` give more paired Δs.
+(``student_fm_stream_x2`` without the embedding regression), and the 160-epoch controls
+``student_labels_stream_x4`` and ``student_labels_views_stream_x4``. A row's ``controls`` give more paired Δs.
 
 Resumable: every finished (row, fold) is merged into ``OUT.json`` under a file lock (several
 processes may share one ``--out``, e.g. one per row), keyed by a hash of the settings; student
@@ -113,7 +114,12 @@ ROWS: tuple[Row, ...] = (
         views=True, fm={"label_weight": 0.0, "embedding_weight": 0.0}, augment=FM_AUGMENT, model=STREAMABLE_MODEL,
         epoch_factor=2, controls=("student_fm_stream_x2", "student_labels_views_stream_x2")),
     Row("student_fm_stream_x4", "student_fm_stream trained four times as long (160 epochs at the defaults)",
-        views=True, fm={"label_weight": 0.0}, augment=FM_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4),
+        views=True, fm={"label_weight": 0.0}, augment=FM_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4,
+        controls=("student_labels_stream_x4", "student_labels_views_stream_x4")),
+    Row("student_labels_stream_x4", "the control of student_fm_stream_x4: student_labels_stream_x2 for 160 epochs",
+        model=STREAMABLE_MODEL, epoch_factor=4),
+    Row("student_labels_views_stream_x4", "student_labels_views_stream_x2 for 160 epochs (labels on the same views)",
+        views=True, augment=VIEW_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4),
 )
 ROW_BY_NAME = {r.name: r for r in ROWS}
 

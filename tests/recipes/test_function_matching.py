@@ -107,7 +107,12 @@ def test_rows_and_the_cli_mount():
     assert [r.name for r in fm.ROWS] == ["student_labels", "student_labels_views", "student_fm", "student_fm_label",
                                          "student_fm_stream", "student_fm_stream_x2",
                                          "student_labels_stream_x2", "student_labels_views_stream_x2",
-                                         "student_fm_kl_stream_x2", "student_fm_stream_x4"]
+                                         "student_fm_kl_stream_x2", "student_fm_stream_x4",
+                                         "student_labels_stream_x4", "student_labels_views_stream_x4"]
+    for row in fm.ROWS:  # every control is a row, with the same student and schedule
+        for control in row.controls:
+            other = fm.ROW_BY_NAME[control]
+            assert (other.model, other.epoch_factor) == (row.model, row.epoch_factor), (row.name, control)
     assert fm.ROW_BY_NAME["student_fm_stream"].model == fm.STREAMABLE_MODEL
     assert fm.ROW_BY_NAME["student_fm"].fm == {"label_weight": 0.0}
     assert fm.ROW_BY_NAME["student_fm_label"].fm == {"label_weight": 0.5}
