@@ -36,6 +36,7 @@ from edgeemo.errors import ConfigError
 from edgeemo.fileio import atomic_write_text
 
 from .function_matching import ROW_BY_NAME, FoldData, Row, Settings
+from .report import read_state
 
 __all__ = ["SHIPPED_FILE", "SHIPPED_ROW", "build_tiny", "build_tiny_command", "claim_run_folder"]
 
@@ -75,11 +76,8 @@ def claim_run_folder(run: Path, row_name: str, settings: Settings) -> None:
     silently reused."""
     mark = run / "row.json"
     want = {"row": row_name, "settings_key": settings.key()}
-    if mark.is_file():
-        try:
-            have = json.loads(mark.read_text())
-        except ValueError:
-            raise ConfigError(f"{mark} is not readable JSON: remove it (or the folder) or pass another --run") from None
+    have = read_state(mark, option="--run")
+    if have:
         if have != want:
             raise ConfigError(f"{run} holds the build of {have.get('row')} (settings {have.get('settings_key')}), not "
                               f"{row_name} ({want['settings_key']}): pass another --run")

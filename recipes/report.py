@@ -28,8 +28,9 @@ def condition_stats(per_fold: Mapping[int, Mapping[str, Any]], conditions: Seque
     return s
 
 
-def read_state(path: Path) -> dict[str, Any]:
-    """A recipe's resumable ``OUT.json`` (``{}`` when absent); a damaged file is a ConfigError."""
+def read_state(path: Path, *, option: str = "--out") -> dict[str, Any]:
+    """A recipe's resumable JSON state, e.g. ``OUT.json`` (``{}`` when absent); a damaged file is a
+    ConfigError that says to move it away or pass another ``option``."""
     import json
 
     if not path.is_file():
@@ -37,9 +38,9 @@ def read_state(path: Path) -> dict[str, Any]:
     try:
         state = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path} is not a recipe state file ({exc}); move it away or pass another --out") from None
+        raise ConfigError(f"{path} is not a recipe state file ({exc}); move it away or pass another {option}") from None
     if not isinstance(state, dict):
-        raise ConfigError(f"{path} is not a recipe state file; move it away or pass another --out")
+        raise ConfigError(f"{path} is not a recipe state file; move it away or pass another {option}")
     return state
 
 

@@ -69,9 +69,10 @@ def test_a_run_folder_belongs_to_one_row(tmp_path: Path):
         bt.claim_run_folder(run, "student_fm_stream", fm.Settings())  # its fold scores would be reused
     with pytest.raises(bt.ConfigError, match="holds the build"):
         bt.claim_run_folder(run, "student_fm_stream_x2", fm.Settings(epochs=3))
-    (run / "row.json").write_text("{trunc")
-    with pytest.raises(bt.ConfigError, match="not readable JSON"):
-        bt.claim_run_folder(run, "student_fm_stream_x2", fm.Settings())
+    for damaged in ("{trunc", "[1, 2]"):  # not JSON; JSON but not an object
+        (run / "row.json").write_text(damaged)
+        with pytest.raises(bt.ConfigError, match="not a recipe state file.*pass another --run"):
+            bt.claim_run_folder(run, "student_fm_stream_x2", fm.Settings())
 
 
 def test_the_shipped_row_and_the_default_run_folder():
