@@ -148,7 +148,7 @@ def train_final(row: Row, settings: Settings, data: FoldData, run: Path, *, epoc
     )
     from edgeemo.train.teachers.whisper_head import HeadData, HeadTrainConfig, WhisperHeadConfig, fit_whisper_head
     from edgeemo.train.trainer import TrainConfig
-    from edgeemo.train.views import TrainingViews, ViewSet
+    from edgeemo.train.views import TrainingViews, view_set
 
     final = run / "final"
     if (final / "config.json").is_file():
@@ -156,7 +156,7 @@ def train_final(row: Row, settings: Settings, data: FoldData, run: Path, *, epoc
     if row.fm is None:
         raise ConfigError(f"{row.name} is not a function-matching row; build-tiny builds those")
     utts = data.utts
-    features = data.view_features(utts, settings.views)  # [N, V + 1, L, D], from the Whisper cache
+    features = data.view_features(utts, settings.views, row.view_kind)  # [N, V + 1, L, D], from the Whisper cache
     n, v = features.shape[:2]
     y = label_indices(utts, RAVDESS_LABELS)
     cfg = WhisperHeadConfig(n_layers=features.shape[2], feature_dim=features.shape[3], n_classes=len(RAVDESS_LABELS))
@@ -167,7 +167,7 @@ def train_final(row: Row, settings: Settings, data: FoldData, run: Path, *, epoc
         "out_dir": str(run / "student"), "train_folds": [0, 1, 2, 3, 4], "dev_folds": [0], "epochs": epochs,
         "seed": settings.seed, "num_threads": threads, "augment": dict(row.augment), **row.model,
     })
-    views = TrainingViews(ViewSet(settings.views), data.pool)
+    views = TrainingViews(view_set(settings.views, row.view_kind), data.pool)
     trainer = function_matching_trainer(train_cfg, FunctionMatchingConfig.from_dict(row.fm), targets, utts, views,
                                         progress=progress)
     result = trainer.fit()

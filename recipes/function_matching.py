@@ -21,7 +21,9 @@ architecture :data:`STREAMABLE_MODEL`), ``student_fm_stream_x2`` and ``_x4`` (th
 four times as long), ``student_labels_stream_x2`` (their control: the same student and schedule on labels alone),
 ``student_labels_views_stream_x2`` (that control on the same views) and ``student_fm_kl_stream_x2``
 (``student_fm_stream_x2`` without the embedding regression), and the 160-epoch controls
-``student_labels_stream_x4`` and ``student_labels_views_stream_x4``. A row's ``controls`` give more paired Δs.
+``student_labels_stream_x4`` and ``student_labels_views_stream_x4``; ``student_fm_talker_stream_x4``
+(``_x4`` on talker views: pitch and formant shifts too, :data:`edgeemo.train.views.VIEW_KINDS`). A row's
+``controls`` give more paired Δs.
 
 Resumable: every finished (row, fold) is merged into ``OUT.json`` under a file lock (several
 processes may share one ``--out``, e.g. one per row), keyed by a hash of the settings; student
@@ -81,6 +83,8 @@ class Row:
     augment: dict[str, Any] = field(default_factory=dict)  # AugmentConfig overrides
     model: dict[str, Any] = field(default_factory=dict)  # TrainConfig architecture overrides
     epoch_factor: int = 1  # the student trains for Settings.epochs times this
+    #: which views (edgeemo.train.views.VIEW_KINDS) the teacher and the student see, when ``views``
+    view_kind: str = "standard"
     #: rows with the same student and schedule (labels alone, the same views, another loss): more paired Δs
     controls: tuple[str, ...] = ()
 
@@ -120,6 +124,11 @@ ROWS: tuple[Row, ...] = (
         model=STREAMABLE_MODEL, epoch_factor=4),
     Row("student_labels_views_stream_x4", "student_labels_views_stream_x2 for 160 epochs (labels on the same views)",
         views=True, augment=VIEW_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4),
+    Row("student_fm_talker_stream_x4", ("student_fm_stream_x4 on talker views: the same views plus pitch (±2 "
+                                        "semitones) and formant (×0.9-1.1, vocal-tract length) shifts, each p 0.3, "
+                                        "for teacher and student alike"),
+        views=True, fm={"label_weight": 0.0}, augment=FM_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4,
+        view_kind="talker", controls=("student_fm_stream_x4",)),
 )
 ROW_BY_NAME = {r.name: r for r in ROWS}
 
@@ -199,13 +208,14 @@ class FoldData:
         assert out is not None
         return out
 
-    def view_features(self, utts: Sequence[Utterance], n_views: int) -> np.ndarray:
-        """``[N, n_views + 1, L, D]``: the clean clip, then views 1..n (the teacher cache's)."""
-        from edgeemo.train.views import TRAIN_VIEW_TAG, view_function
+    def view_features(self, utts: Sequence[Utterance], n_views: int, kind: str = "standard") -> np.ndarray:
+        """``[N, n_views + 1, L, D]``: the clean clip, then views 1..n of ``kind`` (the teacher cache's)."""
+        from edgeemo.train.views import view_function, view_set
 
+        views = view_set(n_views, kind)
         per_view = [self._features(utts, None, "clean", None)]
-        per_view += [self._features(utts, s, TRAIN_VIEW_TAG, lambda spk: view_function(self.pool, spk))
-                     for s in range(1, n_views + 1)]
+        per_view += [self._features(utts, s, views.tag, lambda spk: view_function(self.pool, spk, views.cfg))
+                     for s in views.seeds]
         return np.stack(per_view, axis=1)
 
     def condition_features(self, utts: Sequence[Utterance], name: str) -> np.ndarray:
@@ -230,7 +240,7 @@ class FoldData:
 class Teacher:
     """The fold's Whisper teacher head (audio only), fitted once per process and fold."""
 
-    def __init__(self, data: FoldData, fold: int) -> None:
+    def __init__(self, data: FoldData, fold: int, view_kind: str = "standard") -> None:
         from edgeemo.train.teachers.whisper_head import (
             HeadData,
             HeadTrainConfig,
@@ -242,7 +252,7 @@ class Teacher:
         t0 = time.perf_counter()
         train, dev, _ = data.split(fold)
         self.train = train
-        self.features = data.view_features(train, s.views)  # [N, V + 1, L, D]
+        self.features = data.view_features(train, s.views, view_kind)  # [N, V + 1, L, D]
         n, v = self.features.shape[:2]
         y_train = label_indices(train, RAVDESS_LABELS)
         rows = HeadData(features=self.features.reshape(n * v, *self.features.shape[2:]),
@@ -280,7 +290,7 @@ def _train_config(row: Row, fold: int, s: Settings, run_dir: Path, threads: int)
 
 
 def run_fold(row: Row, fold: int, data: FoldData, *, runs: Path, threads: int,
-             teachers: dict[int, Teacher], conditions: Sequence[str]) -> dict[str, Any]:
+             teachers: dict[tuple[int, str], Teacher], conditions: Sequence[str]) -> dict[str, Any]:
     """Train ``row``'s student on ``fold`` and score its test fold under every condition."""
     from edgeemo.train.distill.function_matching import (
         FunctionMatchingConfig,
@@ -289,18 +299,18 @@ def run_fold(row: Row, fold: int, data: FoldData, *, runs: Path, threads: int,
     )
     from edgeemo.train.models.student import load_student
     from edgeemo.train.trainer import StudentTrainer, predict_clips
-    from edgeemo.train.views import TrainingViews, ViewSet
+    from edgeemo.train.views import TrainingViews, view_set
 
     s = data.settings
     t0 = time.perf_counter()
     train, dev, test = data.split(fold)
     cfg = _train_config(row, fold, s, runs / s.key() / row.name / f"fold{fold}", threads)
-    views = TrainingViews(ViewSet(s.views), data.pool) if row.views else None
+    views = TrainingViews(view_set(s.views, row.view_kind), data.pool) if row.views else None
     out: dict[str, Any] = {"fold": fold}
     if row.fm is not None:
-        if fold not in teachers:
-            teachers[fold] = Teacher(data, fold)
-        teacher = teachers[fold]
+        if (fold, row.view_kind) not in teachers:
+            teachers[fold, row.view_kind] = Teacher(data, fold, row.view_kind)
+        teacher = teachers[fold, row.view_kind]
         targets = whisper_view_targets(teacher.head, teacher.features, teacher.train)
         trainer = function_matching_trainer(cfg, FunctionMatchingConfig.from_dict(row.fm), targets, train + dev, views,
                                             progress=data.progress)
@@ -470,10 +480,12 @@ def render_markdown(summary: dict[str, Any], conditions: Sequence[str], meta: di
         for name, c in controlled:
             lines.append(f"| {name} | {c['row']} | {','.join(map(str, c['delta']['folds']))} | {_delta(c['delta'])} | "
                          f"{_interval(c.get('delta_interval'))} | {_delta(c.get('delta_degraded'))} |")
-    teachers = {n: s["teacher_ua"] for n, s in summary.items() if "teacher_ua" in s}
-    if teachers:
-        name, t = next(iter(teachers.items()))
-        lines += ["", f"The Whisper teacher head itself on the same test clips (folds of `{name}`): clean "
+    teachers: dict[str, tuple[str, dict[str, float]]] = {}  # view kind -> the first row with a teacher on it
+    for n, s in summary.items():
+        if "teacher_ua" in s:
+            teachers.setdefault(ROW_BY_NAME[n].view_kind, (n, s["teacher_ua"]))
+    for kind, (name, t) in teachers.items():
+        lines += ["", f"The Whisper teacher head itself on the same test clips ({kind} views; folds of `{name}`): clean "
                   f"{t['clean']:.1f}" + "".join(f", {c} {t[c]:.1f}" for c in degraded) + "."]
     lines += ["", "Rows:", ""] + [f"- `{r.name}`: {r.description}" for r in ROWS if r.name in summary]
     return "\n".join(lines) + "\n"
@@ -523,7 +535,7 @@ def run_function_matching(out: Path, settings: Settings, *, rows: Sequence[str] 
     set_torch_threads(threads)
     state_path = out.with_suffix(".json")
     fold_data = FoldData(find_data_root(data), settings, progress)
-    teachers: dict[int, Teacher] = {}
+    teachers: dict[tuple[int, str], Teacher] = {}
     conditions = list(EVAL_CONDITIONS)
     for name in names:
         for k in folds:

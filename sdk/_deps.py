@@ -22,6 +22,7 @@ _EXTRA_FOR = {
     "onnxscript": "export",
     "tensorrt": "tensorrt",
     "psutil": "dev",
+    "parselmouth": "talker",
 }
 
 

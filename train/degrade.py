@@ -24,8 +24,9 @@ Outputs are not normalised, with one exception: where a step pushes the peak abo
 to a peak of 1.0 (:func:`fit_full_scale`), as a recorder's level setting would. :func:`gain` itself
 only scales; :func:`clip_distortion` is the one deliberate clipping.
 
-Pitch shifting is not provided (it needs a phase vocoder or librosa); :func:`speed` changes tempo
-and pitch together.
+:func:`speed` changes tempo and pitch together; :func:`voice_shift` moves the pitch and the formants
+(vocal-tract length) apart, at the same tempo, with Praat's PSOLA ("Change gender", through the
+optional ``praat-parselmouth`` package: ``pip install "edgeemo[talker]"``; GPL-3.0, training only).
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ __all__ = [
     "speed",
     "synthetic_rir",
     "telephone",
+    "voice_shift",
 ]
 
 SAMPLE_RATE = 16000
@@ -77,6 +79,8 @@ TELEPHONE_BAND_HZ = (300.0, 3400.0)
 TELEPHONE_RATE = 8000
 RIR_PREDELAY_S = 0.003  # the diffuse tail starts 3 ms after the direct sound
 RIR_REFERENCE_RT60_S = 0.5  # the tail carries as much energy as the direct sound at this RT60
+
+VOICE_PITCH_RANGE_HZ = (75.0, 600.0)  # Praat's pitch search range for voice_shift (adult speech)
 
 RngLike = np.random.Generator | int | Sequence[int]
 
@@ -309,6 +313,40 @@ def speed(wave: np.ndarray, factor: float, sample_rate: int = SAMPLE_RATE) -> np
     return _out(soxr.resample(x, sample_rate * factor, sample_rate, quality="HQ"))
 
 
+def voice_shift(wave: np.ndarray, *, pitch_semitones: float = 0.0, formant_ratio: float = 1.0, rng: RngLike,
+                sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """``wave`` spoken by another voice: the median pitch moved by ``pitch_semitones`` and every
+    formant scaled by ``formant_ratio`` (a longer or shorter vocal tract, as vocal-tract-length
+    perturbation warps the spectrum), tempo and length unchanged. Praat's "Change gender" (PSOLA)
+    through ``praat-parselmouth``; Praat draws random numbers there, so its generator is seeded
+    from ``rng`` for the call (and reseeded unpredictably after it). A clip without voiced frames
+    keeps its pitch."""
+    if not -12.0 <= pitch_semitones <= 12.0:
+        raise ConfigError(f"pitch shift must be within ±12 semitones, got {pitch_semitones}")
+    if not 0.5 <= formant_ratio <= 2.0:
+        raise ConfigError(f"formant ratio must be in [0.5, 2], got {formant_ratio}")
+    x = _mono(wave)
+    if (pitch_semitones == 0.0 and formant_ratio == 1.0) or x.size == 0 or not np.any(x):
+        return _out(x)
+    from edgeemo._deps import require
+
+    parselmouth = require("parselmouth", purpose="pitch and formant shifts (talker views)")
+    call, run = parselmouth.praat.call, parselmouth.praat.run
+    lo, hi = VOICE_PITCH_RANGE_HZ
+    if x.size < 3 * sample_rate / lo:  # Praat's pitch analysis needs three periods of the lowest pitch
+        return _out(x)
+    seed = int(_rng(rng).integers(1, 2**31 - 1))
+    sound = parselmouth.Sound(x.astype(np.float64), sampling_frequency=float(sample_rate))
+    median = call(sound.to_pitch(pitch_floor=lo, pitch_ceiling=hi), "Get quantile", 0.0, 0.0, 0.5, "Hertz")
+    new_median = float(median) * 2.0 ** (pitch_semitones / 12.0) if math.isfinite(median) else 0.0  # 0: unchanged
+    run(f"random_initializeWithSeedUnsafelyButPredictably ({seed})")
+    try:
+        shifted = call(sound, "Change gender", lo, hi, float(formant_ratio), new_median, 1.0, 1.0)
+    finally:
+        run("random_initializeSafelyAndUnpredictably ()")
+    return _out(_fit_length(np.asarray(shifted.values[0], dtype=np.float32), x.size))
+
+
 # ---------------------------------------------------------------- babble pool
 
 
@@ -455,13 +493,18 @@ def _check_range(name: str, value: tuple[float, float], lo: float, hi: float) ->
 class ViewConfig:
     """What :func:`make_view` may draw. Each ``*_prob`` is the chance that the step is applied.
 
-    Steps, in signal order: speed (the talker), reverberation (the room), noise at an SNR or babble
-    (other sources in the room), telephone band or low-pass (the channel; at most one), gain (the
-    input level; an increase is capped so the peak stays at or below full scale), clipping (at a
-    fraction of the current peak), noise floor (the device's self-noise, fixed level)."""
+    Steps, in signal order: speed, then pitch and formant shifts (the talker; off by default, they
+    need ``praat-parselmouth``), reverberation (the room), noise at an SNR or babble (other sources
+    in the room), telephone band or low-pass (the channel; at most one), gain (the input level; an
+    increase is capped so the peak stays at or below full scale), clipping (at a fraction of the
+    current peak), noise floor (the device's self-noise, fixed level)."""
 
     speed_prob: float = 0.3
     speed_factor: tuple[float, float] = (0.9, 1.1)
+    pitch_prob: float = 0.0
+    pitch_semitones: tuple[float, float] = (-2.0, 2.0)
+    formant_prob: float = 0.0
+    formant_ratio: tuple[float, float] = (0.9, 1.1)
     reverb_prob: float = 0.3
     rt60_s: tuple[float, float] = (0.2, 1.0)
     snr_prob: float = 0.4
@@ -488,6 +531,8 @@ class ViewConfig:
         if self.telephone_prob + self.lowpass_prob > 1.0:
             raise ConfigError("ViewConfig.telephone_prob + lowpass_prob must be <= 1 (one channel per view)")
         _check_range("speed_factor", self.speed_factor, 0.5, 2.0)
+        _check_range("pitch_semitones", self.pitch_semitones, -12.0, 12.0)
+        _check_range("formant_ratio", self.formant_ratio, 0.5, 2.0)
         _check_range("rt60_s", self.rt60_s, 0.05, 5.0)
         _check_range("snr_db", self.snr_db, -20.0, 80.0)
         _check_range("babble_talkers", self.babble_talkers, 1, 32)
@@ -501,11 +546,12 @@ class ViewConfig:
     @classmethod
     def off(cls) -> ViewConfig:
         """Every probability zero: views are the clean clip."""
-        return cls(speed_prob=0.0, reverb_prob=0.0, snr_prob=0.0, telephone_prob=0.0, lowpass_prob=0.0,
+        return cls(speed_prob=0.0, pitch_prob=0.0, formant_prob=0.0, reverb_prob=0.0, snr_prob=0.0, telephone_prob=0.0, lowpass_prob=0.0,
                    gain_prob=0.0, clip_prob=0.0, floor_prob=0.0)
 
 
-_STEPS = ("speed", "reverb", "snr", "channel", "gain", "clip", "floor")
+#: one random stream per step; a new step goes at the end, so that the others' draws stay the same
+_STEPS = ("speed", "reverb", "snr", "channel", "gain", "clip", "floor", "voice")
 
 
 def make_view(wave: np.ndarray, seed: int | Sequence[int], cfg: ViewConfig = ViewConfig(),
@@ -526,6 +572,11 @@ def make_view(wave: np.ndarray, seed: int | Sequence[int], cfg: ViewConfig = Vie
 
     if (gen := hit("speed", cfg.speed_prob)) is not None:
         x = _mono(speed(x, float(gen.uniform(*cfg.speed_factor)), sample_rate))
+    gen = rngs["voice"]
+    semitones = float(gen.uniform(*cfg.pitch_semitones)) if gen.random() < cfg.pitch_prob else 0.0
+    ratio = float(gen.uniform(*cfg.formant_ratio)) if gen.random() < cfg.formant_prob else 1.0
+    if semitones != 0.0 or ratio != 1.0:
+        x = _mono(voice_shift(x, pitch_semitones=semitones, formant_ratio=ratio, rng=gen, sample_rate=sample_rate))
     if (gen := hit("reverb", cfg.reverb_prob)) is not None:
         x = _mono(reverb(x, float(gen.uniform(*cfg.rt60_s)), rng=gen, sample_rate=sample_rate))
     if (gen := hit("snr", cfg.snr_prob)) is not None:

@@ -13,15 +13,19 @@ babble pool without the clip's speaker. It is the one place that says how
   (``clean`` is 0): ``cond(wave, s, pool.excluding(speaker))`` with
   ``s = clip_view_seed(1000 + i, sha256(clip))``, tag ``"eval-<name>"``;
 * the pool: :func:`teacher_babble_pool` over *all* clips of the corpus (4 per speaker, seed 0),
-  whatever subset is trained on.
+  whatever subset is trained on;
+* a recipe may ask for another kind of views (:data:`VIEW_KINDS`, :func:`view_set`): ``"talker"``
+  adds pitch and formant shifts (:func:`~edgeemo.train.degrade.voice_shift`) and caches under its
+  own tag, ``"view-talker"``; the seeds are the same.
 
 :class:`TrainingViews` is what :class:`~edgeemo.train.trainer.StudentTrainer` takes as ``views``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -43,6 +47,8 @@ __all__ = [
     "BABBLE_SEED",
     "CONDITION_SEED_BASE",
     "TRAIN_VIEW_TAG",
+    "TALKER_VIEWS",
+    "VIEW_KINDS",
     "TrainingViews",
     "ViewSet",
     "condition_function",
@@ -51,12 +57,20 @@ __all__ = [
     "condition_wave",
     "teacher_babble_pool",
     "view_function",
+    "view_set",
 ]
 
 TRAIN_VIEW_TAG = "view"
 CONDITION_SEED_BASE = 1000
 BABBLE_PER_SPEAKER = 4
 BABBLE_SEED = 0
+#: the standard views plus other talkers: pitch ±2 semitones and formants ×0.9-1.1 (VTLP), each p 0.3
+TALKER_VIEWS = ViewConfig(pitch_prob=0.3, formant_prob=0.3)
+#: view kinds a recipe can name: (ViewConfig, feature-cache tag); equal seeds, distinct tags
+VIEW_KINDS: Mapping[str, tuple[ViewConfig, str]] = MappingProxyType({
+    "standard": (ViewConfig(), TRAIN_VIEW_TAG),
+    "talker": (TALKER_VIEWS, "view-talker"),
+})
 
 WaveFn = Callable[[np.ndarray, int], np.ndarray]
 
@@ -133,6 +147,14 @@ class ViewSet:
         """What defines the views (recorded in checkpoints; a resume with other views is refused)."""
         return {"n_views": self.n_views, "seeds": list(self.seeds), "tag": self.tag,
                 "view_config": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.cfg).items()}}
+
+
+def view_set(n_views: int, kind: str = "standard") -> ViewSet:
+    """The ``n_views`` training views of kind ``kind`` (:data:`VIEW_KINDS`), seeds 1..n."""
+    if kind not in VIEW_KINDS:
+        raise ConfigError(f"unknown view kind {kind!r}; known: {', '.join(VIEW_KINDS)}")
+    cfg, tag = VIEW_KINDS[kind]
+    return ViewSet(n_views, cfg=cfg, tag=tag)
 
 
 class TrainingViews:

@@ -108,11 +108,18 @@ def test_rows_and_the_cli_mount():
                                          "student_fm_stream", "student_fm_stream_x2",
                                          "student_labels_stream_x2", "student_labels_views_stream_x2",
                                          "student_fm_kl_stream_x2", "student_fm_stream_x4",
-                                         "student_labels_stream_x4", "student_labels_views_stream_x4"]
+                                         "student_labels_stream_x4", "student_labels_views_stream_x4",
+                                         "student_fm_talker_stream_x4"]
+    from edgeemo.train.views import VIEW_KINDS
+
     for row in fm.ROWS:  # every control is a row, with the same student and schedule
+        assert row.view_kind in VIEW_KINDS, row.name
         for control in row.controls:
             other = fm.ROW_BY_NAME[control]
             assert (other.model, other.epoch_factor) == (row.model, row.epoch_factor), (row.name, control)
+    talker, plain = fm.ROW_BY_NAME["student_fm_talker_stream_x4"], fm.ROW_BY_NAME["student_fm_stream_x4"]
+    assert talker.view_kind == "talker" and plain.view_kind == "standard"
+    assert (talker.fm, talker.augment, talker.views) == (plain.fm, plain.augment, plain.views)  # only the views differ
     assert fm.ROW_BY_NAME["student_fm_stream"].model == fm.STREAMABLE_MODEL
     assert fm.ROW_BY_NAME["student_fm"].fm == {"label_weight": 0.0}
     assert fm.ROW_BY_NAME["student_fm_label"].fm == {"label_weight": 0.5}

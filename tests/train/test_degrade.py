@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgeemo.errors import ConfigError
+from edgeemo.errors import ConfigError, MissingDependencyError
 from edgeemo.train import degrade as D
 from edgeemo.train.data import read_audio
 
@@ -231,9 +231,71 @@ def test_make_view_outputs_stay_in_range(clips, pool) -> None:
                 assert w.size / 1.1 - 1 <= v.size <= w.size / 0.9 + 1
 
 
+def median_f0(x: np.ndarray) -> float:
+    import parselmouth
+
+    f0 = parselmouth.Sound(x.astype(np.float64), SR).to_pitch(pitch_floor=75.0, pitch_ceiling=600.0)
+    values = f0.selected_array["frequency"]
+    return float(np.median(values[values > 0]))
+
+
+def spectral_centroid(x: np.ndarray) -> float:
+    """Of the long-term spectrum between 300 Hz and 5 kHz (where the formants are), in Hz."""
+    from scipy.signal import welch
+
+    f, p = welch(x.astype(np.float64), SR, nperseg=1024)
+    band = (f >= 300) & (f < 5000)
+    return float((f[band] * p[band]).sum() / p[band].sum())
+
+
+def test_voice_shift_moves_pitch_and_formants_apart(clips) -> None:
+    for _, w in clips[:3]:
+        f0, centroid = median_f0(w), spectral_centroid(w)
+        up = D.voice_shift(w, pitch_semitones=2.0, rng=0)
+        assert up.dtype == np.float32 and up.size == w.size
+        assert 12 * np.log2(median_f0(up) / f0) == pytest.approx(2.0, abs=0.5)
+        longer_tract = D.voice_shift(w, formant_ratio=0.9, rng=0)  # formants down, pitch kept
+        assert longer_tract.size == w.size
+        assert abs(12 * np.log2(median_f0(longer_tract) / f0)) < 0.5
+        assert spectral_centroid(longer_tract) < 0.99 * centroid
+        assert spectral_centroid(D.voice_shift(w, formant_ratio=1.1, rng=0)) > 1.01 * centroid
+    _, w = clips[0]
+    assert np.array_equal(D.voice_shift(w, rng=0), w)
+    assert np.array_equal(D.voice_shift(np.zeros(SR, np.float32), pitch_semitones=2.0, rng=0), np.zeros(SR, np.float32))
+    a = D.voice_shift(w, pitch_semitones=-1.5, formant_ratio=1.05, rng=3)  # Praat's random numbers come from rng
+    assert np.array_equal(a, D.voice_shift(w, pitch_semitones=-1.5, formant_ratio=1.05, rng=3))
+    assert not np.array_equal(a, D.voice_shift(w, pitch_semitones=-1.5, formant_ratio=1.05, rng=4))
+    for bad in ({"pitch_semitones": 13.0}, {"formant_ratio": 0.3}):
+        with pytest.raises(ConfigError):
+            D.voice_shift(w, rng=0, **bad)
+
+
+def test_voice_shift_without_parselmouth_names_the_extra(clips, monkeypatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "parselmouth", None)
+    with pytest.raises(MissingDependencyError, match=r'pip install "edgeemo\[talker\]"'):
+        D.voice_shift(clips[0][1], pitch_semitones=1.0, rng=0)
+
+
+def test_the_voice_step_leaves_the_other_steps_draws_alone(clips, pool) -> None:
+    """The talker views add a step; the standard views (and the caches made from them) stay the same."""
+    speaker, w = clips[2]
+    others = pool.excluding(speaker)
+    no_shift = D.ViewConfig(pitch_prob=1.0, pitch_semitones=(0.0, 0.0), formant_prob=1.0, formant_ratio=(1.0, 1.0))
+    talker = D.ViewConfig(pitch_prob=1.0, formant_prob=1.0)
+    for seed in range(4):
+        standard = D.make_view(w, (5, seed), D.ViewConfig(), others)
+        assert np.array_equal(D.make_view(w, (5, seed), no_shift, others), standard)
+        shifted = D.make_view(w, (5, seed), talker, others)
+        assert np.array_equal(shifted, D.make_view(w, (5, seed), talker, others))
+        assert shifted.size == standard.size and not np.array_equal(shifted, standard)
+
+
 def test_view_config_rejects_bad_options() -> None:
     for bad in ({"gain_prob": 1.5}, {"snr_db": (30.0, 0.0)}, {"colors": ("purple",)},
-                {"telephone_prob": 0.6, "lowpass_prob": 0.6}, {"speed_factor": (0.2, 1.0)}):
+                {"telephone_prob": 0.6, "lowpass_prob": 0.6}, {"speed_factor": (0.2, 1.0)},
+                {"pitch_semitones": (-13.0, 0.0)}, {"formant_ratio": (1.1, 0.9)}, {"pitch_prob": -0.1}):
         with pytest.raises(ConfigError):
             D.ViewConfig(**bad)
 

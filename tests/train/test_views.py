@@ -16,11 +16,14 @@ from edgeemo.train.degrade import (
 )
 from edgeemo.train.teachers.whisper_features import clip_view_seed
 from edgeemo.train.views import (
+    TALKER_VIEWS,
+    VIEW_KINDS,
     TrainingViews,
     ViewSet,
     condition_seed,
     condition_wave,
     teacher_babble_pool,
+    view_set,
 )
 
 
@@ -75,6 +78,24 @@ def test_conditions_equal_what_the_teacher_cache_made(clips, pool):
         assert condition_seed(name) == 1000 + i
         expected = cond(wave, clip_view_seed(1000 + i, digest), pool.excluding(u.speaker))
         assert np.array_equal(got, expected), name
+
+
+def test_view_kinds_share_seeds_and_differ_in_tag_and_config(clips, pool):
+    standard, talker = view_set(2), view_set(2, "talker")
+    assert standard == ViewSet(2) and standard.tag == "view"
+    assert talker.seeds == standard.seeds and talker.tag == "view-talker" != standard.tag
+    assert talker.cfg.pitch_prob > 0 and talker.cfg.formant_prob > 0
+    assert talker.signature()["view_config"]["formant_ratio"] == [0.9, 1.1]
+    assert len({tag for _, tag in VIEW_KINDS.values()}) == len(VIEW_KINDS)
+    with pytest.raises(ConfigError, match="unknown view kind 'robot'"):
+        view_set(2, "robot")
+    u = clips[1]
+    wave = read_audio(u.path)
+    got = TrainingViews(talker, pool).waves(u, wave)
+    digest = sha256_file(u.path)
+    for v in (1, 2):
+        expected = make_view(wave, clip_view_seed(v, digest), TALKER_VIEWS, pool.excluding(u.speaker))
+        assert np.array_equal(got[v], expected)
 
 
 def test_view_set_checks_and_signature():
