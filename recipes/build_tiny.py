@@ -1,6 +1,6 @@
 """``edgeemo recipe build-tiny``: rebuild the "tiny" model from the function-matching folds.
 
-    edgeemo recipe function-matching --rows student_fm_stream_x2   # the five folds (resumable)
+    edgeemo recipe function-matching --rows student_fm_stream_x4   # the five folds (resumable)
     edgeemo recipe build-tiny                                      # final model, export, card
 
 The recipe is fixed by the five actor folds of ``recipe function-matching`` (one row, ``--row``):
@@ -40,7 +40,7 @@ from .report import read_state
 
 __all__ = ["SHIPPED_FILE", "SHIPPED_ROW", "build_tiny", "build_tiny_command", "claim_run_folder"]
 
-SHIPPED_ROW = "student_fm_stream_x2"
+SHIPPED_ROW = "student_fm_stream_x4"
 SHIPPED_FILE = "edgeemo-tiny-ravdess.onnx"
 INT8_FILE = "edgeemo-tiny-ravdess-int8.onnx"
 CARD_FILE = "MODEL_CARD_tiny.md"
@@ -275,6 +275,15 @@ def build_tiny(*, row_name: str, results: Path, run: Path, models: Path | None, 
     return report
 
 
+def _fold_epochs(r: dict[str, Any]) -> int:
+    """The student's schedule on the folds: the recipe's epochs times the row's factor."""
+    return int(r["settings"]["epochs"]) * ROW_BY_NAME[r["row"]].epoch_factor
+
+
+def _voices(r: dict[str, Any]) -> str:
+    return " (with pitch and formant shifts: talker views)" if ROW_BY_NAME[r["row"]].view_kind == "talker" else ""
+
+
 def render_card(r: dict[str, Any]) -> str:
     """The tiny model's card, from :func:`build_tiny`'s report (measured numbers only)."""
     from edgeemo.train.degrade import EVAL_CONDITIONS
@@ -301,7 +310,7 @@ Apache-2.0.
 | task | 8-class categorical speech emotion: neutral, calm, happy, sad, angry, fear, disgust, surprise |
 | input | raw 16 kHz mono float32 PCM, 3 s windows, hop 0.5 s; log-mel front end inside the graph |
 | architecture | {r['learned_parameters']} learned parameters: conv-STFT log-mel -> each frame minus the loudest value within 0.25 s (level-invariant, frame-local) -> 4 conv blocks without time padding, time pooling 5, 2, 1 -> mean + std over time -> 48-d embedding -> linear |
-| recipe | `{r['row']}` of `edgeemo recipe function-matching` ([docs/results/function_matching.md](../../docs/results/function_matching.md)): function matching to a Whisper tiny.en teacher head on {r['settings']['views']} augmented views per clip, mixup, no labels |
+| recipe | `{r['row']}` of `edgeemo recipe function-matching` ([docs/results/function_matching.md](../../docs/results/function_matching.md)): function matching to a Whisper tiny.en teacher head on {r['settings']['views']} augmented views per clip{_voices(r)}, mixup, no labels, {_fold_epochs(r)} epochs on the folds |
 | training data | RAVDESS speech, actors 01-20 (all). The recipe and the epoch counts ({r['epochs']} student, {r['teacher_epochs']} teacher: the medians of the folds' dev-chosen {r['fold_epochs']}) were fixed on five actor folds; no choice was made on the final model |
 
 ## Five actor folds (out-of-fold UA %, the fold models as ONNX files)

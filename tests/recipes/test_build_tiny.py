@@ -33,7 +33,7 @@ def test_the_card_reports_the_measured_numbers():
     ua = {c: 40.0 + i for i, c in enumerate(EVAL_CONDITIONS)}
     kind = {"ua": ua, "clean_sd": 5.0, "mean_degraded": 44.5, "worst": 41.0}
     report = {
-        "row": "student_fm_stream", "settings": {"views": 4}, "epochs": 21, "teacher_epochs": 6,
+        "row": "student_fm_stream_x4", "settings": {"views": 4, "epochs": 40}, "epochs": 21, "teacher_epochs": 6,
         "fold_epochs": [11, 21, 31, 26, 13], "learned_parameters": 96138, "streamable": True,
         "fp32_bytes": 400_000, "int8_bytes": 200_000, "stream_bytes": 400_000, "stream_parity_max_abs": 3e-7,
         "summary": {"fp32": kind, "int8": {**kind, "mean_degraded": 43.0}, "int8_minus_fp32": {"mean": -0.4, "sd": 1.1}},
@@ -45,6 +45,8 @@ def test_the_card_reports_the_measured_numbers():
     assert "**40.0 ± 5.0**" in card and "T = 1.234" in card and "**0.100** without a temperature, 0.030 with" in card
     assert "edgeemo-tiny-ravdess.stream.onnx" in card and "3.0e-07" in card
     assert "| telephone_8k |" in card and "[11, 21, 31, 26, 13]" in card
+    assert "per clip, mixup, no labels, 160 epochs on the folds" in card  # 40 × the row's epoch factor 4
+    assert "talker views" in bt.render_card({**report, "row": "student_fm_talker_stream_x4"})
 
 
 def test_missing_fold_models_are_named(tmp_path: Path, data_root: Path):
