@@ -156,7 +156,8 @@ def train_final(row: Row, settings: Settings, data: FoldData, run: Path, *, epoc
     if row.fm is None:
         raise ConfigError(f"{row.name} is not a function-matching row; build-tiny builds those")
     utts = data.utts
-    features = data.view_features(utts, settings.views, row.view_kind)  # [N, V + 1, L, D], from the Whisper cache
+    n_views = row.view_count(settings.views)
+    features = data.view_features(utts, n_views, row.view_kind)  # [N, V + 1, L, D], from the Whisper cache
     n, v = features.shape[:2]
     y = label_indices(utts, RAVDESS_LABELS)
     cfg = WhisperHeadConfig(n_layers=features.shape[2], feature_dim=features.shape[3], n_classes=len(RAVDESS_LABELS))
@@ -167,7 +168,7 @@ def train_final(row: Row, settings: Settings, data: FoldData, run: Path, *, epoc
         "out_dir": str(run / "student"), "train_folds": [0, 1, 2, 3, 4], "dev_folds": [0], "epochs": epochs,
         "seed": settings.seed, "num_threads": threads, "augment": dict(row.augment), **row.model,
     })
-    views = TrainingViews(view_set(settings.views, row.view_kind), data.pool)
+    views = TrainingViews(view_set(n_views, row.view_kind), data.pool)
     trainer = function_matching_trainer(train_cfg, FunctionMatchingConfig.from_dict(row.fm), targets, utts, views,
                                         progress=progress)
     result = trainer.fit()
@@ -280,6 +281,11 @@ def _fold_epochs(r: dict[str, Any]) -> int:
     return int(r["settings"]["epochs"]) * ROW_BY_NAME[r["row"]].epoch_factor
 
 
+def _view_count(r: dict[str, Any]) -> int:
+    """Augmented views per clip the row's teacher and student used."""
+    return ROW_BY_NAME[r["row"]].view_count(int(r["settings"]["views"]))
+
+
 def _voices(r: dict[str, Any]) -> str:
     return " (with pitch and formant shifts: talker views)" if ROW_BY_NAME[r["row"]].view_kind == "talker" else ""
 
@@ -310,7 +316,7 @@ Apache-2.0.
 | task | 8-class categorical speech emotion: neutral, calm, happy, sad, angry, fear, disgust, surprise |
 | input | raw 16 kHz mono float32 PCM, 3 s windows, hop 0.5 s; log-mel front end inside the graph |
 | architecture | {r['learned_parameters']} learned parameters: conv-STFT log-mel -> each frame minus the loudest value within 0.25 s (level-invariant, frame-local) -> 4 conv blocks without time padding, time pooling 5, 2, 1 -> mean + std over time -> 48-d embedding -> linear |
-| recipe | `{r['row']}` of `edgeemo recipe function-matching` ([docs/results/function_matching.md](../../docs/results/function_matching.md)): function matching to a Whisper tiny.en teacher head on {r['settings']['views']} augmented views per clip{_voices(r)}, mixup, no labels, {_fold_epochs(r)} epochs on the folds |
+| recipe | `{r['row']}` of `edgeemo recipe function-matching` ([docs/results/function_matching.md](../../docs/results/function_matching.md)): function matching to a Whisper tiny.en teacher head on {_view_count(r)} augmented views per clip{_voices(r)}, mixup, no labels, {_fold_epochs(r)} epochs on the folds |
 | training data | RAVDESS speech, actors 01-20 (all). The recipe and the epoch counts ({r['epochs']} student, {r['teacher_epochs']} teacher: the medians of the folds' dev-chosen {r['fold_epochs']}) were fixed on five actor folds; no choice was made on the final model |
 
 ## Five actor folds (out-of-fold UA %, the fold models as ONNX files)

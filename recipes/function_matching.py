@@ -22,8 +22,9 @@ four times as long), ``student_labels_stream_x2`` (their control: the same stude
 ``student_labels_views_stream_x2`` (that control on the same views) and ``student_fm_kl_stream_x2``
 (``student_fm_stream_x2`` without the embedding regression), and the 160-epoch controls
 ``student_labels_stream_x4`` and ``student_labels_views_stream_x4``; ``student_fm_talker_stream_x4``
-(``_x4`` on talker views: pitch and formant shifts too, :data:`edgeemo.train.views.VIEW_KINDS`). A row's
-``controls`` give more paired Δs.
+(``_x4`` on talker views: pitch and formant shifts too, :data:`edgeemo.train.views.VIEW_KINDS`);
+``student_fm_v8_stream_x4`` (``_x4`` on 8 views per clip, whatever ``--views`` says: ``Row.n_views``). A
+row's ``controls`` give more paired Δs.
 
 Resumable: every finished (row, fold) is merged into ``OUT.json`` under a file lock (several
 processes may share one ``--out``, e.g. one per row), keyed by a hash of the settings; student
@@ -85,8 +86,14 @@ class Row:
     epoch_factor: int = 1  # the student trains for Settings.epochs times this
     #: which views (edgeemo.train.views.VIEW_KINDS) the teacher and the student see, when ``views``
     view_kind: str = "standard"
+    #: views per training clip for this row (seeds 1..n); None = the recipe's ``--views``
+    n_views: int | None = None
     #: rows with the same student and schedule (labels alone, the same views, another loss): more paired Δs
     controls: tuple[str, ...] = ()
+
+    def view_count(self, default: int) -> int:
+        """How many views per clip this row's teacher and student use (``default``: ``--views``)."""
+        return default if self.n_views is None else self.n_views
 
 
 #: A student whose conv trunk a stream computes once per column (StudentConfig, "Streamable students")
@@ -129,6 +136,10 @@ ROWS: tuple[Row, ...] = (
                                         "for teacher and student alike"),
         views=True, fm={"label_weight": 0.0}, augment=FM_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4,
         view_kind="talker", controls=("student_fm_stream_x4",)),
+    Row("student_fm_v8_stream_x4", ("student_fm_stream_x4 on 8 views per clip (seeds 1-8: its 4 and 4 more) for "
+                                    "teacher and student alike: twice the views at the same cost per epoch"),
+        views=True, fm={"label_weight": 0.0}, augment=FM_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4,
+        n_views=8, controls=("student_fm_stream_x4",)),
 )
 ROW_BY_NAME = {r.name: r for r in ROWS}
 
@@ -240,7 +251,7 @@ class FoldData:
 class Teacher:
     """The fold's Whisper teacher head (audio only), fitted once per process and fold."""
 
-    def __init__(self, data: FoldData, fold: int, view_kind: str = "standard") -> None:
+    def __init__(self, data: FoldData, fold: int, view_kind: str = "standard", n_views: int | None = None) -> None:
         from edgeemo.train.teachers.whisper_head import (
             HeadData,
             HeadTrainConfig,
@@ -252,7 +263,7 @@ class Teacher:
         t0 = time.perf_counter()
         train, dev, _ = data.split(fold)
         self.train = train
-        self.features = data.view_features(train, s.views, view_kind)  # [N, V + 1, L, D]
+        self.features = data.view_features(train, s.views if n_views is None else n_views, view_kind)  # [N, V+1, L, D]
         n, v = self.features.shape[:2]
         y_train = label_indices(train, RAVDESS_LABELS)
         rows = HeadData(features=self.features.reshape(n * v, *self.features.shape[2:]),
@@ -290,7 +301,7 @@ def _train_config(row: Row, fold: int, s: Settings, run_dir: Path, threads: int)
 
 
 def run_fold(row: Row, fold: int, data: FoldData, *, runs: Path, threads: int,
-             teachers: dict[tuple[int, str], Teacher], conditions: Sequence[str]) -> dict[str, Any]:
+             teachers: dict[tuple[int, str, int], Teacher], conditions: Sequence[str]) -> dict[str, Any]:
     """Train ``row``'s student on ``fold`` and score its test fold under every condition."""
     from edgeemo.train.distill.function_matching import (
         FunctionMatchingConfig,
@@ -305,12 +316,13 @@ def run_fold(row: Row, fold: int, data: FoldData, *, runs: Path, threads: int,
     t0 = time.perf_counter()
     train, dev, test = data.split(fold)
     cfg = _train_config(row, fold, s, runs / s.key() / row.name / f"fold{fold}", threads)
-    views = TrainingViews(view_set(s.views, row.view_kind), data.pool) if row.views else None
+    n_views = row.view_count(s.views)
+    views = TrainingViews(view_set(n_views, row.view_kind), data.pool) if row.views else None
     out: dict[str, Any] = {"fold": fold}
     if row.fm is not None:
-        if (fold, row.view_kind) not in teachers:
-            teachers[fold, row.view_kind] = Teacher(data, fold, row.view_kind)
-        teacher = teachers[fold, row.view_kind]
+        if (fold, row.view_kind, n_views) not in teachers:
+            teachers[fold, row.view_kind, n_views] = Teacher(data, fold, row.view_kind, n_views)
+        teacher = teachers[fold, row.view_kind, n_views]
         targets = whisper_view_targets(teacher.head, teacher.features, teacher.train)
         trainer = function_matching_trainer(cfg, FunctionMatchingConfig.from_dict(row.fm), targets, train + dev, views,
                                             progress=data.progress)
@@ -480,13 +492,15 @@ def render_markdown(summary: dict[str, Any], conditions: Sequence[str], meta: di
         for name, c in controlled:
             lines.append(f"| {name} | {c['row']} | {','.join(map(str, c['delta']['folds']))} | {_delta(c['delta'])} | "
                          f"{_interval(c.get('delta_interval'))} | {_delta(c.get('delta_degraded'))} |")
-    teachers: dict[str, tuple[str, dict[str, float]]] = {}  # view kind -> the first row with a teacher on it
+    # (view kind, views per clip) -> the first row with a teacher on them
+    teachers: dict[tuple[str, int], tuple[str, dict[str, float]]] = {}
     for n, s in summary.items():
         if "teacher_ua" in s:
-            teachers.setdefault(ROW_BY_NAME[n].view_kind, (n, s["teacher_ua"]))
-    for kind, (name, t) in teachers.items():
-        lines += ["", f"The Whisper teacher head itself on the same test clips ({kind} views; folds of `{name}`): clean "
-                  f"{t['clean']:.1f}" + "".join(f", {c} {t[c]:.1f}" for c in degraded) + "."]
+            row = ROW_BY_NAME[n]
+            teachers.setdefault((row.view_kind, row.view_count(meta["views"])), (n, s["teacher_ua"]))
+    for (kind, n_views), (name, t) in teachers.items():
+        lines += ["", f"The Whisper teacher head itself on the same test clips ({n_views} {kind} views per clip; folds "
+                  f"of `{name}`): clean {t['clean']:.1f}" + "".join(f", {c} {t[c]:.1f}" for c in degraded) + "."]
     lines += ["", "Rows:", ""] + [f"- `{r.name}`: {r.description}" for r in ROWS if r.name in summary]
     return "\n".join(lines) + "\n"
 
@@ -535,7 +549,7 @@ def run_function_matching(out: Path, settings: Settings, *, rows: Sequence[str] 
     set_torch_threads(threads)
     state_path = out.with_suffix(".json")
     fold_data = FoldData(find_data_root(data), settings, progress)
-    teachers: dict[tuple[int, str], Teacher] = {}
+    teachers: dict[tuple[int, str, int], Teacher] = {}
     conditions = list(EVAL_CONDITIONS)
     for name in names:
         for k in folds:

@@ -45,6 +45,7 @@ def test_summary_over_the_folds_measured_and_the_report(tmp_path: Path):
     assert "delta" not in summary["student_labels"] and s["teacher_ua"]["clean"] == 70.0
     text = fm.render_markdown(summary, CONDITIONS, {"epochs": 40, "views": 4, "size": "tiny.en", "command": "--x"})
     assert "| student_fm | 0,1 |" in text and "telephone_8k" in text and "teacher head itself" in text
+    assert "(4 standard views per clip; folds of `student_fm`)" in text
     fm.render_plot(summary, CONDITIONS, tmp_path / "p.png")
     assert (tmp_path / "p.png").stat().st_size > 1000
     one, _, _ = _fake_results(np.random.default_rng(1), folds=(0,))
@@ -109,7 +110,7 @@ def test_rows_and_the_cli_mount():
                                          "student_labels_stream_x2", "student_labels_views_stream_x2",
                                          "student_fm_kl_stream_x2", "student_fm_stream_x4",
                                          "student_labels_stream_x4", "student_labels_views_stream_x4",
-                                         "student_fm_talker_stream_x4"]
+                                         "student_fm_talker_stream_x4", "student_fm_v8_stream_x4"]
     from edgeemo.train.views import VIEW_KINDS
 
     for row in fm.ROWS:  # every control is a row, with the same student and schedule
@@ -120,6 +121,9 @@ def test_rows_and_the_cli_mount():
     talker, plain = fm.ROW_BY_NAME["student_fm_talker_stream_x4"], fm.ROW_BY_NAME["student_fm_stream_x4"]
     assert talker.view_kind == "talker" and plain.view_kind == "standard"
     assert (talker.fm, talker.augment, talker.views) == (plain.fm, plain.augment, plain.views)  # only the views differ
+    v8 = fm.ROW_BY_NAME["student_fm_v8_stream_x4"]
+    assert (v8.fm, v8.augment, v8.model, v8.view_kind) == (plain.fm, plain.augment, plain.model, plain.view_kind)
+    assert (v8.view_count(4), plain.view_count(4), plain.view_count(2)) == (8, 4, 2)
     assert fm.ROW_BY_NAME["student_fm_stream"].model == fm.STREAMABLE_MODEL
     assert fm.ROW_BY_NAME["student_fm"].fm == {"label_weight": 0.0}
     assert fm.ROW_BY_NAME["student_fm_label"].fm == {"label_weight": 0.5}
