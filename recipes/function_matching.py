@@ -23,8 +23,8 @@ four times as long), ``student_labels_stream_x2`` (their control: the same stude
 (``student_fm_stream_x2`` without the embedding regression), and the 160-epoch controls
 ``student_labels_stream_x4`` and ``student_labels_views_stream_x4``; ``student_fm_talker_stream_x4``
 (``_x4`` on talker views: pitch and formant shifts too, :data:`edgeemo.train.views.VIEW_KINDS`);
-``student_fm_v8_stream_x4`` (``_x4`` on 8 views per clip, whatever ``--views`` says: ``Row.n_views``). A
-row's ``controls`` give more paired Δs.
+``student_fm_v8_stream_x4`` (``_x4`` on 8 views per clip, whatever ``--views`` says: ``Row.n_views``);
+``student_fm_label_stream_x4`` (``_x4`` + label cross-entropy 0.5). A row's ``controls`` give more paired Δs.
 
 Resumable: every finished (row, fold) is merged into ``OUT.json`` under a file lock (several
 processes may share one ``--out``, e.g. one per row), keyed by a hash of the settings; student
@@ -140,6 +140,10 @@ ROWS: tuple[Row, ...] = (
                                     "teacher and student alike: twice the views at the same cost per epoch"),
         views=True, fm={"label_weight": 0.0}, augment=FM_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4,
         n_views=8, controls=("student_fm_stream_x4",)),
+    Row("student_fm_label_stream_x4", ("student_fm_stream_x4 + label cross-entropy, weight 0.5 (on the same views and "
+                                       "mixup): the labels where the teacher is unsure, e.g. under babble"),
+        views=True, fm={"label_weight": 0.5}, augment=FM_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4,
+        controls=("student_fm_stream_x4", "student_labels_views_stream_x4")),
 )
 ROW_BY_NAME = {r.name: r for r in ROWS}
 

@@ -110,7 +110,8 @@ def test_rows_and_the_cli_mount():
                                          "student_labels_stream_x2", "student_labels_views_stream_x2",
                                          "student_fm_kl_stream_x2", "student_fm_stream_x4",
                                          "student_labels_stream_x4", "student_labels_views_stream_x4",
-                                         "student_fm_talker_stream_x4", "student_fm_v8_stream_x4"]
+                                         "student_fm_talker_stream_x4", "student_fm_v8_stream_x4",
+                                         "student_fm_label_stream_x4"]
     from edgeemo.train.views import VIEW_KINDS
 
     for row in fm.ROWS:  # every control is a row, with the same student and schedule
@@ -127,6 +128,8 @@ def test_rows_and_the_cli_mount():
     assert fm.ROW_BY_NAME["student_fm_stream"].model == fm.STREAMABLE_MODEL
     assert fm.ROW_BY_NAME["student_fm"].fm == {"label_weight": 0.0}
     assert fm.ROW_BY_NAME["student_fm_label"].fm == {"label_weight": 0.5}
+    with_labels = fm.ROW_BY_NAME["student_fm_label_stream_x4"]
+    assert with_labels.fm == {"label_weight": 0.5} and (with_labels.augment, with_labels.model) == (plain.augment, plain.model)
     assert "function-matching" in RECIPE_COMMANDS
     with pytest.raises(fm.ConfigError, match="unknown row"):
         fm.run_function_matching(Path("/nonexistent/x"), fm.Settings(), rows=["student_kd"])
