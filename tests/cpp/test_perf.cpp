@@ -1,10 +1,13 @@
-// Performance budget: per-window latency of the C API on ONE thread.
+// Per-window latency of the C API on ONE thread.
 //
 //   test_perf MODEL.onnx BUDGET_MS [--windows=N]
 //
 // Feeds a stream one hop at a time (after a full first window), so every accept runs exactly one
-// window: that is the latency a live application sees per result. Fails when the median exceeds
-// BUDGET_MS. Also prints session creation time and the batched whole-clip cost per window.
+// window: that is the latency a live application sees per result. With BUDGET_MS > 0 it fails when
+// the median exceeds it (a check to run by hand on a quiet machine); 0 only measures and reports,
+// which is what the ctests do: speed targets live in the benchmarks (bench/, docs/cpp.md), since a
+// shared CI machine cannot time anything reliably. Also prints session creation time and the
+// batched whole-clip cost per window.
 #include "check.hpp"
 #include "edgeemo.h"
 
@@ -91,8 +94,10 @@ TEST_CASE(per_window_latency_one_thread) {
     std::printf("  whole clip %.1f s: %zu windows in %.1f ms (%.3f ms per window, batched)\n",
                 static_cast<double>(clip.size()) / sr, ci.n_windows, clip_ms, clip_ms / static_cast<double>(ci.n_windows));
     std::printf("PERF p50_ms=%.4f p95_ms=%.4f budget_ms=%.3f\n", p50, p95, g_budget_ms);
-    CHECK_MSG(p50 <= g_budget_ms, "median per-window latency " + std::to_string(p50) + " ms exceeds the budget of " +
-                                      std::to_string(g_budget_ms) + " ms");
+    CHECK_MSG(std::isfinite(p50) && p50 > 0, "the per-window latency was not measured");
+    if (g_budget_ms > 0)
+        CHECK_MSG(p50 <= g_budget_ms, "median per-window latency " + std::to_string(p50) + " ms exceeds the budget of " +
+                                          std::to_string(g_budget_ms) + " ms");
     edgeemo_recognizer_destroy(rec);
 }
 
@@ -103,6 +108,10 @@ int main(int argc, char** argv) {
     }
     g_model = argv[1];
     g_budget_ms = std::atof(argv[2]);
+    if (!(g_budget_ms >= 0)) {
+        std::fprintf(stderr, "BUDGET_MS must be a number >= 0 (0: measure and report only), got %s\n", argv[2]);
+        return 2;
+    }
     for (int i = 3; i < argc; ++i)
         if (std::string(argv[i]).rfind("--windows=", 0) == 0) g_windows = static_cast<size_t>(std::atol(argv[i] + 10));
     return edgeemo_test::run_all(argc, argv);
