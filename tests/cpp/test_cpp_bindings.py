@@ -4,9 +4,10 @@
 
 It configures, builds (-j2) and runs every ctest: C99/C++17 header checks, exported symbols, the
 API tests, golden-vector parity with the Python SDK, the latency measurement (reported, not
-judged: speed targets live in bench/), valgrind memcheck and the examples. A missing toolchain FAILS this test (the script names the apt packages to install); it is
-skipped only when the script reports that it cannot work offline (exit 77: the ONNX Runtime
-headers can be neither downloaded nor found in the cache).
+judged: speed targets live in bench/), valgrind memcheck and the examples. A missing toolchain
+FAILS this test (the script names the apt packages to install); it is skipped only when the
+script reports that it cannot work offline (exit 77: the ONNX Runtime headers can be neither
+downloaded nor found in the cache).
 """
 
 from __future__ import annotations
