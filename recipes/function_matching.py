@@ -255,7 +255,7 @@ class FoldData:
 class Teacher:
     """The fold's Whisper teacher head (audio only), fitted once per process and fold."""
 
-    def __init__(self, data: FoldData, fold: int, view_kind: str = "standard", n_views: int | None = None) -> None:
+    def __init__(self, data: FoldData, fold: int, view_kind: str, n_views: int) -> None:
         from edgeemo.train.teachers.whisper_head import (
             HeadData,
             HeadTrainConfig,
@@ -267,7 +267,7 @@ class Teacher:
         t0 = time.perf_counter()
         train, dev, _ = data.split(fold)
         self.train = train
-        self.features = data.view_features(train, s.views if n_views is None else n_views, view_kind)  # [N, V+1, L, D]
+        self.features = data.view_features(train, n_views, view_kind)  # [N, V + 1, L, D]
         n, v = self.features.shape[:2]
         y_train = label_indices(train, RAVDESS_LABELS)
         rows = HeadData(features=self.features.reshape(n * v, *self.features.shape[2:]),

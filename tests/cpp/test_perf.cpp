@@ -107,8 +107,9 @@ int main(int argc, char** argv) {
         return 2;
     }
     g_model = argv[1];
-    g_budget_ms = std::atof(argv[2]);
-    if (!(g_budget_ms >= 0)) {
+    char* end = nullptr;
+    g_budget_ms = std::strtod(argv[2], &end);
+    if (end == argv[2] || *end != '\0' || !(g_budget_ms >= 0)) {
         std::fprintf(stderr, "BUDGET_MS must be a number >= 0 (0: measure and report only), got %s\n", argv[2]);
         return 2;
     }
