@@ -144,6 +144,11 @@ ROWS: tuple[Row, ...] = (
                                        "mixup): the labels where the teacher is unsure, e.g. under babble"),
         views=True, fm={"label_weight": 0.5}, augment=FM_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4,
         controls=("student_fm_stream_x4", "student_labels_views_stream_x4")),
+    Row("student_fm_clean_stream_x4", ("student_fm_stream_x4 with the teacher's outputs on the clean clip as the "
+                                       "targets of every view (the student still sees the views): it learns to map "
+                                       "a degraded view to what the teacher knows of the clean speech"),
+        views=True, fm={"label_weight": 0.0, "teacher_view": "clean"}, augment=FM_AUGMENT, model=STREAMABLE_MODEL,
+        epoch_factor=4, controls=("student_fm_stream_x4", "student_labels_views_stream_x4")),
 )
 ROW_BY_NAME = {r.name: r for r in ROWS}
 

@@ -111,7 +111,7 @@ def test_rows_and_the_cli_mount():
                                          "student_fm_kl_stream_x2", "student_fm_stream_x4",
                                          "student_labels_stream_x4", "student_labels_views_stream_x4",
                                          "student_fm_talker_stream_x4", "student_fm_v8_stream_x4",
-                                         "student_fm_label_stream_x4"]
+                                         "student_fm_label_stream_x4", "student_fm_clean_stream_x4"]
     from edgeemo.train.views import VIEW_KINDS
 
     for row in fm.ROWS:  # every control is a row, with the same student and schedule
@@ -130,6 +130,9 @@ def test_rows_and_the_cli_mount():
     assert fm.ROW_BY_NAME["student_fm_label"].fm == {"label_weight": 0.5}
     with_labels = fm.ROW_BY_NAME["student_fm_label_stream_x4"]
     assert with_labels.fm == {"label_weight": 0.5} and (with_labels.augment, with_labels.model) == (plain.augment, plain.model)
+    clean_targets = fm.ROW_BY_NAME["student_fm_clean_stream_x4"]  # only where the targets come from differs
+    assert clean_targets.fm == {**plain.fm, "teacher_view": "clean"}
+    assert (clean_targets.augment, clean_targets.model, clean_targets.epoch_factor) == (plain.augment, plain.model, 4)
     assert "function-matching" in RECIPE_COMMANDS
     with pytest.raises(fm.ConfigError, match="unknown row"):
         fm.run_function_matching(Path("/nonexistent/x"), fm.Settings(), rows=["student_kd"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -105,6 +106,29 @@ def test_the_term_reads_the_view_the_trainer_drew():
         kl({"logits": student, "embedding": torch.zeros(3, 4), "view": torch.tensor([3, 0, 0])}, idx, 0)
 
 
+def test_clean_teacher_view_reads_the_clean_clip_whatever_view_was_drawn():
+    targets = _targets(dim=4)
+    cfg = FunctionMatchingConfig(temperature=2.0, embedding_loss="smooth_l1", teacher_view="clean")
+    (kl, emb_term), heads = build_function_matching_terms(cfg, targets, student_dim=4)
+    idx, view = torch.tensor([4, 1, 0]), torch.tensor([2, 0, 1])
+    clean = torch.zeros_like(view)
+    out = {"logits": torch.from_numpy(targets.logits)[idx, clean].clone(),
+           "embedding": torch.from_numpy(targets.embedding)[idx, clean].clone(), "view": view}
+    with torch.no_grad():  # an identity projection: the student embedding is compared with the target as is
+        heads["proj"].weight.copy_(torch.eye(4))
+        heads["proj"].bias.zero_()
+    assert float(kl(out, idx, 0)) == pytest.approx(0.0, abs=1e-5)
+    assert float(emb_term(out, idx, 0).detach()) == pytest.approx(0.0, abs=1e-7)
+    # the same student against the drawn views' targets (the default) is off on both terms
+    (kl_same, emb_same), heads_same = build_function_matching_terms(
+        FunctionMatchingConfig(temperature=2.0, embedding_loss="smooth_l1"), targets, student_dim=4)
+    heads_same.load_state_dict(heads.state_dict())
+    assert float(kl_same(out, idx, 0)) > 0.01
+    assert float(emb_same(out, idx, 0).detach()) > 0.01
+    with pytest.raises(ConfigError, match="teacher_view"):
+        FunctionMatchingConfig(teacher_view="mean")
+
+
 def test_mixup_targets_are_the_same_mix_of_the_teachers_outputs():
     targets = _targets(classes=3, dim=4)
     temperature = 2.0
@@ -200,7 +224,15 @@ def test_short_function_matching_run_writes_a_checkpoint_and_resumes_exactly(tmp
     with pytest.raises(ConfigError, match="other function-matching settings"):
         function_matching_trainer(cfg_b, FunctionMatchingConfig(label_weight=0.0), targets, tiny_subset, small_views,
                                   progress=False)
-    (tmp_path / "b" / "function_matching.json").unlink()
+    # a record written before teacher_view existed reads as its default ("same"), so that run resumes
+    record = tmp_path / "b" / "function_matching.json"
+    old_record = {k: v for k, v in json.loads(record.read_text()).items() if k != "teacher_view"}
+    record.write_text(json.dumps(old_record))
+    function_matching_trainer(cfg_b, cfg_fm, targets, tiny_subset, small_views, progress=False)
+    with pytest.raises(ConfigError, match="other function-matching settings"):
+        function_matching_trainer(cfg_b, FunctionMatchingConfig(label_weight=cfg_fm.label_weight, teacher_view="clean"),
+                                  targets, tiny_subset, small_views, progress=False)
+    record.unlink()
     with pytest.raises(ConfigError, match="different training configuration"):
         function_matching_trainer(cfg_b, FunctionMatchingConfig(label_weight=0.0), targets, tiny_subset, small_views,
                                   progress=False).fit()

@@ -13,6 +13,12 @@ Whisper teacher head: :func:`whisper_view_targets`). Loss terms, each weighted:
 * ``label_weight`` — the trainer's own label cross-entropy (class-balanced, label-smoothed),
   passed as ``StudentTrainer(label_weight=...)``; 0 = no labels.
 
+``teacher_view`` says which of the clip's teacher outputs both targets come from: ``"same"`` (the
+default, Beyer's consistency) the view the student sees; ``"clean"`` the clean clip whatever view the
+student sees, so a degraded view is mapped to what the teacher knows of the clean speech (as
+RobustDistiller and other noise-robust distillation do): the student cannot inherit where the
+teacher fails under noise, e.g. babble.
+
 With mixup (``outputs["mixup_lam"]``, ``outputs["mixup_perm"]``) the targets are mixed exactly as
 the inputs were: ``lam · p_t[i] + (1 − lam) · p_t[perm[i]]`` (the softened probabilities, not
 the logits) and the same mix of the embeddings. Teacher tensors carry no gradient.
@@ -46,6 +52,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EMBEDDING_LOSSES",
+    "TEACHER_VIEWS",
     "FunctionMatchingConfig",
     "ViewTargets",
     "build_function_matching_terms",
@@ -57,6 +64,7 @@ __all__ = [
 ]
 
 EMBEDDING_LOSSES = ("cosine", "smooth_l1")
+TEACHER_VIEWS = ("same", "clean")
 LossTerm = Callable[[dict[str, torch.Tensor], torch.Tensor, int], torch.Tensor]
 
 
@@ -73,9 +81,12 @@ class FunctionMatchingConfig(DictConfig):
     smooth_l1_beta: float = 1.0
     projection: str = "linear"  # or "mlp"
     label_weight: float = 0.0
+    teacher_view: str = "same"  # or "clean": the teacher's outputs on the clean clip for every view
 
     def __post_init__(self) -> None:
         check_minimum(self, ("kl_weight", "embedding_weight", "label_weight"))
+        if self.teacher_view not in TEACHER_VIEWS:
+            raise ConfigError(f"teacher_view={self.teacher_view!r} is not one of {TEACHER_VIEWS}")
         check_minimum(self, ("temperature", "smooth_l1_beta"), inclusive=False)
         if self.embedding_loss not in EMBEDDING_LOSSES:
             raise ConfigError(f"embedding_loss={self.embedding_loss!r} is not one of {EMBEDDING_LOSSES}")
@@ -171,7 +182,7 @@ def build_function_matching_terms(cfg: FunctionMatchingConfig, targets: ViewTarg
 
     def gather(table: torch.Tensor, out: dict[str, torch.Tensor], idx: torch.Tensor) -> torch.Tensor:
         view = out.get("view")
-        if view is None:
+        if view is None or cfg.teacher_view == "clean":
             view = torch.zeros_like(idx)
         if int(view.max()) > targets.n_views:
             raise ConfigError(f"the trainer drew view {int(view.max())} but the targets hold {targets.n_views} views")
@@ -206,7 +217,8 @@ def function_matching_trainer(train_cfg: TrainConfig, cfg: FunctionMatchingConfi
     if views is not None and views.n_views != targets.n_views:
         raise ConfigError(f"the trainer's views ({views.n_views}) and the targets' ({targets.n_views}) differ")
     record = Path(train_cfg.out_dir) / "function_matching.json"
-    if record.is_file() and json.loads(record.read_text()) != cfg.to_dict():
+    # a record written before an option existed was trained with that option's default
+    if record.is_file() and {**FunctionMatchingConfig().to_dict(), **json.loads(record.read_text())} != cfg.to_dict():
         raise ConfigError(f"{train_cfg.out_dir} was trained with other function-matching settings ({record}); "
                           "use another out_dir or delete it")
     terms, heads = build_function_matching_terms(cfg, targets, train_cfg.embedding_dim, seed=train_cfg.seed)
