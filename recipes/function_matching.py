@@ -149,6 +149,13 @@ ROWS: tuple[Row, ...] = (
                                        "a degraded view to what the teacher knows of the clean speech"),
         views=True, fm={"label_weight": 0.0, "teacher_view": "clean"}, augment=FM_AUGMENT, model=STREAMABLE_MODEL,
         epoch_factor=4, controls=("student_fm_stream_x4", "student_labels_views_stream_x4")),
+    Row("student_fm_cleanemb_stream_x4", ("student_fm_stream_x4 with the clean clip's teacher embedding as the "
+                                          "regression target of every view, the KL still on the view's own softened "
+                                          "outputs: clean speech's representation without forcing a confident class "
+                                          "on a view the teacher itself finds hard"),
+        views=True, fm={"label_weight": 0.0, "embedding_view": "clean"}, augment=FM_AUGMENT, model=STREAMABLE_MODEL,
+        epoch_factor=4, controls=("student_fm_stream_x4", "student_fm_clean_stream_x4",
+                                  "student_labels_views_stream_x4")),
 )
 ROW_BY_NAME = {r.name: r for r in ROWS}
 

@@ -111,7 +111,8 @@ def test_rows_and_the_cli_mount():
                                          "student_fm_kl_stream_x2", "student_fm_stream_x4",
                                          "student_labels_stream_x4", "student_labels_views_stream_x4",
                                          "student_fm_talker_stream_x4", "student_fm_v8_stream_x4",
-                                         "student_fm_label_stream_x4", "student_fm_clean_stream_x4"]
+                                         "student_fm_label_stream_x4", "student_fm_clean_stream_x4",
+                                         "student_fm_cleanemb_stream_x4"]
     from edgeemo.train.views import VIEW_KINDS
 
     for row in fm.ROWS:  # every control is a row, with the same student and schedule
@@ -133,6 +134,8 @@ def test_rows_and_the_cli_mount():
     clean_targets = fm.ROW_BY_NAME["student_fm_clean_stream_x4"]  # only where the targets come from differs
     assert clean_targets.fm == {**plain.fm, "teacher_view": "clean"}
     assert (clean_targets.augment, clean_targets.model, clean_targets.epoch_factor) == (plain.augment, plain.model, 4)
+    clean_embedding = fm.ROW_BY_NAME["student_fm_cleanemb_stream_x4"]
+    assert clean_embedding.fm == {**plain.fm, "embedding_view": "clean"}
     assert "function-matching" in RECIPE_COMMANDS
     with pytest.raises(fm.ConfigError, match="unknown row"):
         fm.run_function_matching(Path("/nonexistent/x"), fm.Settings(), rows=["student_kd"])

@@ -127,6 +127,14 @@ def test_clean_teacher_view_reads_the_clean_clip_whatever_view_was_drawn():
     assert float(emb_same(out, idx, 0).detach()) > 0.01
     with pytest.raises(ConfigError, match="teacher_view"):
         FunctionMatchingConfig(teacher_view="mean")
+    with pytest.raises(ConfigError, match="embedding_view"):
+        FunctionMatchingConfig(embedding_view="mean")
+    # embedding_view overrides the embedding target alone: the view's KL, the clean clip's embedding
+    (kl_mixed, emb_mixed), heads_mixed = build_function_matching_terms(
+        FunctionMatchingConfig(temperature=2.0, embedding_loss="smooth_l1", embedding_view="clean"), targets, student_dim=4)
+    heads_mixed.load_state_dict(heads.state_dict())
+    assert float(kl_mixed(out, idx, 0)) > 0.01
+    assert float(emb_mixed(out, idx, 0).detach()) == pytest.approx(0.0, abs=1e-7)
 
 
 def test_mixup_targets_are_the_same_mix_of_the_teachers_outputs():

@@ -17,7 +17,8 @@ Whisper teacher head: :func:`whisper_view_targets`). Loss terms, each weighted:
 default, Beyer's consistency) the view the student sees; ``"clean"`` the clean clip whatever view the
 student sees, so a degraded view is mapped to what the teacher knows of the clean speech (as
 RobustDistiller and other noise-robust distillation do): the student cannot inherit where the
-teacher fails under noise, e.g. babble.
+teacher fails under noise, e.g. babble. ``embedding_view`` (None: as ``teacher_view``) overrides it
+for the embedding target alone, e.g. the view's softened outputs with the clean clip's embedding.
 
 With mixup (``outputs["mixup_lam"]``, ``outputs["mixup_perm"]``) the targets are mixed exactly as
 the inputs were: ``lam · p_t[i] + (1 − lam) · p_t[perm[i]]`` (the softened probabilities, not
@@ -82,11 +83,14 @@ class FunctionMatchingConfig(DictConfig):
     projection: str = "linear"  # or "mlp"
     label_weight: float = 0.0
     teacher_view: str = "same"  # or "clean": the teacher's outputs on the clean clip for every view
+    embedding_view: str | None = None  # the embedding target's view; None = teacher_view
 
     def __post_init__(self) -> None:
         check_minimum(self, ("kl_weight", "embedding_weight", "label_weight"))
-        if self.teacher_view not in TEACHER_VIEWS:
-            raise ConfigError(f"teacher_view={self.teacher_view!r} is not one of {TEACHER_VIEWS}")
+        for name in ("teacher_view", "embedding_view"):
+            value = getattr(self, name)
+            if value not in TEACHER_VIEWS and not (name == "embedding_view" and value is None):
+                raise ConfigError(f"{name}={value!r} is not one of {TEACHER_VIEWS}")
         check_minimum(self, ("temperature", "smooth_l1_beta"), inclusive=False)
         if self.embedding_loss not in EMBEDDING_LOSSES:
             raise ConfigError(f"embedding_loss={self.embedding_loss!r} is not one of {EMBEDDING_LOSSES}")
@@ -180,9 +184,9 @@ def build_function_matching_terms(cfg: FunctionMatchingConfig, targets: ViewTarg
     heads = nn.ModuleDict()
     terms: list[LossTerm] = []
 
-    def gather(table: torch.Tensor, out: dict[str, torch.Tensor], idx: torch.Tensor) -> torch.Tensor:
+    def gather(table: torch.Tensor, out: dict[str, torch.Tensor], idx: torch.Tensor, which: str) -> torch.Tensor:
         view = out.get("view")
-        if view is None or cfg.teacher_view == "clean":
+        if view is None or which == "clean":
             view = torch.zeros_like(idx)
         if int(view.max()) > targets.n_views:
             raise ConfigError(f"the trainer drew view {int(view.max())} but the targets hold {targets.n_views} views")
@@ -190,7 +194,7 @@ def build_function_matching_terms(cfg: FunctionMatchingConfig, targets: ViewTarg
 
     if cfg.kl_weight > 0:
         def kl(out: dict[str, torch.Tensor], idx: torch.Tensor, epoch: int) -> torch.Tensor:
-            return cfg.kl_weight * soft_kl_loss(out["logits"], gather(probs, out, idx), cfg.temperature)
+            return cfg.kl_weight * soft_kl_loss(out["logits"], gather(probs, out, idx, cfg.teacher_view), cfg.temperature)
         terms.append(kl)
 
     if cfg.embedding_weight > 0:
@@ -200,7 +204,8 @@ def build_function_matching_terms(cfg: FunctionMatchingConfig, targets: ViewTarg
 
         def embedding(out: dict[str, torch.Tensor], idx: torch.Tensor, epoch: int) -> torch.Tensor:
             pred = heads["proj"](out["embedding"])
-            loss = embedding_regression_loss(pred, gather(emb, out, idx), cfg.embedding_loss, cfg.smooth_l1_beta)
+            target = gather(emb, out, idx, cfg.embedding_view or cfg.teacher_view)
+            loss = embedding_regression_loss(pred, target, cfg.embedding_loss, cfg.smooth_l1_beta)
             return cfg.embedding_weight * loss
         terms.append(embedding)
     return terms, heads
