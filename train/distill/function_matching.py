@@ -87,10 +87,10 @@ class FunctionMatchingConfig(DictConfig):
 
     def __post_init__(self) -> None:
         check_minimum(self, ("kl_weight", "embedding_weight", "label_weight"))
-        for name in ("teacher_view", "embedding_view"):
-            value = getattr(self, name)
-            if value not in TEACHER_VIEWS and not (name == "embedding_view" and value is None):
-                raise ConfigError(f"{name}={value!r} is not one of {TEACHER_VIEWS}")
+        if self.teacher_view not in TEACHER_VIEWS:
+            raise ConfigError(f"teacher_view={self.teacher_view!r} is not one of {TEACHER_VIEWS}")
+        if self.embedding_view is not None and self.embedding_view not in TEACHER_VIEWS:
+            raise ConfigError(f"embedding_view={self.embedding_view!r} is not one of {TEACHER_VIEWS} (or None)")
         check_minimum(self, ("temperature", "smooth_l1_beta"), inclusive=False)
         if self.embedding_loss not in EMBEDDING_LOSSES:
             raise ConfigError(f"embedding_loss={self.embedding_loss!r} is not one of {EMBEDDING_LOSSES}")
