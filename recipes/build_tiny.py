@@ -146,9 +146,9 @@ def train_final(row: Row, settings: Settings, data: FoldData, run: Path, *, epoc
         function_matching_trainer,
         whisper_view_targets,
     )
-    from edgeemo.train.teachers.whisper_head import HeadData, HeadTrainConfig, WhisperHeadConfig, fit_whisper_head
+    from edgeemo.train.teachers.whisper_head import HeadTrainConfig, WhisperHeadConfig, fit_whisper_head_on_views
     from edgeemo.train.trainer import TrainConfig
-    from edgeemo.train.views import TrainingViews, view_set
+    from edgeemo.train.views import TrainingViews
 
     final = run / "final"
     if (final / "config.json").is_file():
@@ -156,19 +156,18 @@ def train_final(row: Row, settings: Settings, data: FoldData, run: Path, *, epoc
     if row.fm is None:
         raise ConfigError(f"{row.name} is not a function-matching row; build-tiny builds those")
     utts = data.utts
-    n_views = row.view_count(settings.views)
-    features = data.view_features(utts, n_views, row.view_kind)  # [N, V + 1, L, D], from the Whisper cache
-    n, v = features.shape[:2]
+    view_sets = row.view_sets(settings.views)
+    features = data.view_features(utts, view_sets)  # [N, V + 1, L, D], from the Whisper cache
     y = label_indices(utts, RAVDESS_LABELS)
     cfg = WhisperHeadConfig(n_layers=features.shape[2], feature_dim=features.shape[3], n_classes=len(RAVDESS_LABELS))
-    rows = HeadData(features=features.reshape(n * v, *features.shape[2:]), labels=np.repeat(y, v))
-    head, _ = fit_whisper_head(rows, None, cfg, HeadTrainConfig(seed=settings.seed, epochs=teacher_epochs))
+    head, _ = fit_whisper_head_on_views(features, y, None, cfg, HeadTrainConfig(seed=settings.seed, epochs=teacher_epochs),
+                                        clean_kd=row.teacher_clean_kd)
     targets = whisper_view_targets(head, features, utts)
     train_cfg = TrainConfig.from_dict({
         "out_dir": str(run / "student"), "train_folds": [0, 1, 2, 3, 4], "dev_folds": [0], "epochs": epochs,
         "seed": settings.seed, "num_threads": threads, "augment": dict(row.augment), **row.model,
     })
-    views = TrainingViews(view_set(n_views, row.view_kind), data.pool)
+    views = TrainingViews(view_sets, data.pool)
     trainer = function_matching_trainer(train_cfg, FunctionMatchingConfig.from_dict(row.fm), targets, utts, views,
                                         progress=progress)
     result = trainer.fit()
@@ -286,8 +285,16 @@ def _view_count(r: dict[str, Any]) -> int:
     return ROW_BY_NAME[r["row"]].view_count(int(r["settings"]["views"]))
 
 
-def _voices(r: dict[str, Any]) -> str:
-    return " (with pitch and formant shifts: talker views)" if ROW_BY_NAME[r["row"]].view_kind == "talker" else ""
+def _views_note(r: dict[str, Any]) -> str:
+    """What is special about the row's views and teacher, in words ("" for the standard ones alone)."""
+    row = ROW_BY_NAME[r["row"]]
+    notes = ["with pitch and formant shifts: talker views"] if row.view_kind == "talker" else []
+    if row.extra_views:
+        notes.append(f"{row.views_label(int(r['settings']['views']))}; babble views have other talkers in every view")
+    if row.teacher_clean_kd:
+        notes.append(f"the teacher head refitted to say on every view what it says on the clean clip, weight "
+                     f"{row.teacher_clean_kd}")
+    return f" ({'; '.join(notes)})" if notes else ""
 
 
 def render_card(r: dict[str, Any]) -> str:
@@ -316,7 +323,7 @@ Apache-2.0.
 | task | 8-class categorical speech emotion: neutral, calm, happy, sad, angry, fear, disgust, surprise |
 | input | raw 16 kHz mono float32 PCM, 3 s windows, hop 0.5 s; log-mel front end inside the graph |
 | architecture | {r['learned_parameters']} learned parameters: conv-STFT log-mel -> each frame minus the loudest value within 0.25 s (level-invariant, frame-local) -> 4 conv blocks without time padding, time pooling 5, 2, 1 -> mean + std over time -> 48-d embedding -> linear |
-| recipe | `{r['row']}` of `edgeemo recipe function-matching` ([docs/results/function_matching.md](../../docs/results/function_matching.md)): function matching to a Whisper tiny.en teacher head on {_view_count(r)} augmented views per clip{_voices(r)}, mixup, no labels, {_fold_epochs(r)} epochs on the folds |
+| recipe | `{r['row']}` of `edgeemo recipe function-matching` ([docs/results/function_matching.md](../../docs/results/function_matching.md)): function matching to a Whisper tiny.en teacher head on {_view_count(r)} augmented views per clip{_views_note(r)}, mixup, no labels, {_fold_epochs(r)} epochs on the folds |
 | training data | RAVDESS speech, actors 01-20 (all). The recipe and the epoch counts ({r['epochs']} student, {r['teacher_epochs']} teacher: the medians of the folds' dev-chosen {r['fold_epochs']}) were fixed on five actor folds; no choice was made on the final model |
 
 ## Five actor folds (out-of-fold UA %, the fold models as ONNX files)

@@ -24,7 +24,11 @@ four times as long), ``student_labels_stream_x2`` (their control: the same stude
 ``student_labels_stream_x4`` and ``student_labels_views_stream_x4``; ``student_fm_talker_stream_x4``
 (``_x4`` on talker views: pitch and formant shifts too, :data:`edgeemo.train.views.VIEW_KINDS`);
 ``student_fm_v8_stream_x4`` (``_x4`` on 8 views per clip, whatever ``--views`` says: ``Row.n_views``);
-``student_fm_label_stream_x4`` (``_x4`` + label cross-entropy 0.5). A row's ``controls`` give more paired Δs.
+``student_fm_label_stream_x4`` (``_x4`` + label cross-entropy 0.5); ``student_fm_clean_stream_x4`` and
+``student_fm_cleanemb_stream_x4`` (the clean clip's teacher outputs, or its embedding alone, as the
+targets of every view); ``student_fm_babble_stream_x4`` (``_x4`` with 4 babble views more per clip,
+``Row.extra_views``, for teacher and student) and its labels control on those views. A row's
+``controls`` give more paired Δs.
 
 Resumable: every finished (row, fold) is merged into ``OUT.json`` under a file lock (several
 processes may share one ``--out``, e.g. one per row), keyed by a hash of the settings; student
@@ -88,12 +92,30 @@ class Row:
     view_kind: str = "standard"
     #: views per training clip for this row (seeds 1..n); None = the recipe's ``--views``
     n_views: int | None = None
+    #: more views after those, as (kind, count): e.g. (("babble", 4),) adds babble views 1..4
+    extra_views: tuple[tuple[str, int], ...] = ()
+    #: > 0: the teacher head is refitted to say on every view what it said on the clean clip, with
+    #: this weight beside the labels (edgeemo.train.teachers.whisper_head.fit_whisper_head_on_views)
+    teacher_clean_kd: float = 0.0
     #: rows with the same student and schedule (labels alone, the same views, another loss): more paired Δs
     controls: tuple[str, ...] = ()
 
     def view_count(self, default: int) -> int:
         """How many views per clip this row's teacher and student use (``default``: ``--views``)."""
-        return default if self.n_views is None else self.n_views
+        return sum(v.n_views for v in self.view_sets(default))
+
+    def view_sets(self, default: int) -> tuple[Any, ...]:
+        """The :class:`~edgeemo.train.views.ViewSet` s of this row, in order: its ``view_kind`` views
+        (``n_views``, else ``default``: ``--views``), then ``extra_views``."""
+        from edgeemo.train.views import view_set
+
+        main = view_set(default if self.n_views is None else self.n_views, self.view_kind)
+        return (main, *(view_set(n, kind) for kind, n in self.extra_views))
+
+    def views_label(self, default: int) -> str:
+        """``"4 standard"``, ``"4 standard + 4 babble"``: the views in words."""
+        parts = [(self.view_kind, default if self.n_views is None else self.n_views), *self.extra_views]
+        return " + ".join(f"{n} {kind}" for kind, n in parts)
 
 
 #: A student whose conv trunk a stream computes once per column (StudentConfig, "Streamable students")
@@ -156,6 +178,22 @@ ROWS: tuple[Row, ...] = (
         views=True, fm={"label_weight": 0.0, "embedding_view": "clean"}, augment=FM_AUGMENT, model=STREAMABLE_MODEL,
         epoch_factor=4, controls=("student_fm_stream_x4", "student_fm_clean_stream_x4",
                                   "student_labels_views_stream_x4")),
+    Row("student_fm_babble_stream_x4", ("student_fm_stream_x4 with 4 babble views more per clip (2-6 other training "
+                                        "talkers at 0-20 dB SNR in every one, edgeemo.train.views.BABBLE_VIEWS) for "
+                                        "teacher and student alike: the teacher head learns babble from its frozen "
+                                        "features, and the student gets its targets there"),
+        views=True, fm={"label_weight": 0.0}, augment=FM_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4,
+        extra_views=(("babble", 4),),
+        controls=("student_fm_stream_x4", "student_labels_stream_x4", "student_labels_views_babble_stream_x4")),
+    Row("student_fm_babble_ckd_stream_x4", ("student_fm_babble_stream_x4 with a teacher head refitted to say on every "
+                                            "view what it said on the clean clip (weight 0.5 beside the labels)"),
+        views=True, fm={"label_weight": 0.0}, augment=FM_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4,
+        extra_views=(("babble", 4),), teacher_clean_kd=0.5,
+        controls=("student_fm_babble_stream_x4", "student_fm_stream_x4", "student_labels_stream_x4",
+                  "student_labels_views_babble_stream_x4")),
+    Row("student_labels_views_babble_stream_x4", ("student_labels_views_stream_x4 on the views of "
+                                                  "student_fm_babble_stream_x4 (labels, no teacher, no mixup)"),
+        views=True, augment=VIEW_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4, extra_views=(("babble", 4),)),
 )
 ROW_BY_NAME = {r.name: r for r in ROWS}
 
@@ -235,14 +273,15 @@ class FoldData:
         assert out is not None
         return out
 
-    def view_features(self, utts: Sequence[Utterance], n_views: int, kind: str = "standard") -> np.ndarray:
-        """``[N, n_views + 1, L, D]``: the clean clip, then views 1..n of ``kind`` (the teacher cache's)."""
-        from edgeemo.train.views import view_function, view_set
+    def view_features(self, utts: Sequence[Utterance], view_sets: Sequence[Any]) -> np.ndarray:
+        """``[N, V + 1, L, D]``: the clean clip, then the views of each
+        :class:`~edgeemo.train.views.ViewSet` in order (the teacher cache's)."""
+        from edgeemo.train.views import view_function
 
-        views = view_set(n_views, kind)
         per_view = [self._features(utts, None, "clean", None)]
-        per_view += [self._features(utts, s, views.tag, lambda spk: view_function(self.pool, spk, views.cfg))
-                     for s in views.seeds]
+        for views in view_sets:
+            per_view += [self._features(utts, s, views.tag, lambda spk, cfg=views.cfg: view_function(self.pool, spk, cfg))
+                         for s in views.seeds]
         return np.stack(per_view, axis=1)
 
     def condition_features(self, utts: Sequence[Utterance], name: str) -> np.ndarray:
@@ -267,27 +306,25 @@ class FoldData:
 class Teacher:
     """The fold's Whisper teacher head (audio only), fitted once per process and fold."""
 
-    def __init__(self, data: FoldData, fold: int, view_kind: str, n_views: int) -> None:
+    def __init__(self, data: FoldData, fold: int, view_sets: Sequence[Any], clean_kd: float = 0.0) -> None:
         from edgeemo.train.teachers.whisper_head import (
             HeadData,
             HeadTrainConfig,
             WhisperHeadConfig,
-            fit_whisper_head,
+            fit_whisper_head_on_views,
         )
 
         s = data.settings
         t0 = time.perf_counter()
         train, dev, _ = data.split(fold)
         self.train = train
-        self.features = data.view_features(train, n_views, view_kind)  # [N, V + 1, L, D]
-        n, v = self.features.shape[:2]
-        y_train = label_indices(train, RAVDESS_LABELS)
-        rows = HeadData(features=self.features.reshape(n * v, *self.features.shape[2:]),
-                        labels=np.repeat(y_train, v))
+        self.features = data.view_features(train, view_sets)  # [N, V + 1, L, D]
         dev_data = HeadData(features=data.condition_features(dev, "clean"), labels=label_indices(dev, RAVDESS_LABELS))
         cfg = WhisperHeadConfig(n_layers=self.features.shape[2], feature_dim=self.features.shape[3],
                                 n_classes=len(RAVDESS_LABELS))
-        self.head, history = fit_whisper_head(rows, dev_data, cfg, HeadTrainConfig(seed=s.seed, epochs=s.teacher_epochs))
+        self.head, history = fit_whisper_head_on_views(self.features, label_indices(train, RAVDESS_LABELS), dev_data, cfg,
+                                                       HeadTrainConfig(seed=s.seed, epochs=s.teacher_epochs),
+                                                       clean_kd=clean_kd)
         best = max(history, key=lambda h: h["dev_ua"])
         self.record: dict[str, Any] = {"best_epoch": best["epoch"], "dev_ua": 100 * best["dev_ua"]}
         self.seconds = time.perf_counter() - t0
@@ -317,7 +354,7 @@ def _train_config(row: Row, fold: int, s: Settings, run_dir: Path, threads: int)
 
 
 def run_fold(row: Row, fold: int, data: FoldData, *, runs: Path, threads: int,
-             teachers: dict[tuple[int, str, int], Teacher], conditions: Sequence[str]) -> dict[str, Any]:
+             teachers: dict[tuple[Any, ...], Teacher], conditions: Sequence[str]) -> dict[str, Any]:
     """Train ``row``'s student on ``fold`` and score its test fold under every condition."""
     from edgeemo.train.distill.function_matching import (
         FunctionMatchingConfig,
@@ -326,19 +363,20 @@ def run_fold(row: Row, fold: int, data: FoldData, *, runs: Path, threads: int,
     )
     from edgeemo.train.models.student import load_student
     from edgeemo.train.trainer import StudentTrainer, predict_clips
-    from edgeemo.train.views import TrainingViews, view_set
+    from edgeemo.train.views import TrainingViews
 
     s = data.settings
     t0 = time.perf_counter()
     train, dev, test = data.split(fold)
     cfg = _train_config(row, fold, s, runs / s.key() / row.name / f"fold{fold}", threads)
-    n_views = row.view_count(s.views)
-    views = TrainingViews(view_set(n_views, row.view_kind), data.pool) if row.views else None
+    view_sets = row.view_sets(s.views)
+    views = TrainingViews(view_sets, data.pool) if row.views else None
     out: dict[str, Any] = {"fold": fold}
     if row.fm is not None:
-        if (fold, row.view_kind, n_views) not in teachers:
-            teachers[fold, row.view_kind, n_views] = Teacher(data, fold, row.view_kind, n_views)
-        teacher = teachers[fold, row.view_kind, n_views]
+        key = (fold, row.teacher_clean_kd, *view_sets)
+        if key not in teachers:
+            teachers[key] = Teacher(data, fold, view_sets, row.teacher_clean_kd)
+        teacher = teachers[key]
         targets = whisper_view_targets(teacher.head, teacher.features, teacher.train)
         trainer = function_matching_trainer(cfg, FunctionMatchingConfig.from_dict(row.fm), targets, train + dev, views,
                                             progress=data.progress)
@@ -508,14 +546,16 @@ def render_markdown(summary: dict[str, Any], conditions: Sequence[str], meta: di
         for name, c in controlled:
             lines.append(f"| {name} | {c['row']} | {','.join(map(str, c['delta']['folds']))} | {_delta(c['delta'])} | "
                          f"{_interval(c.get('delta_interval'))} | {_delta(c.get('delta_degraded'))} |")
-    # (view kind, views per clip) -> the first row with a teacher on them
-    teachers: dict[tuple[str, int], tuple[str, dict[str, float]]] = {}
+    # the views in words -> the first row with a teacher on them
+    teachers: dict[str, tuple[str, dict[str, float]]] = {}
     for n, s in summary.items():
         if "teacher_ua" in s:
             row = ROW_BY_NAME[n]
-            teachers.setdefault((row.view_kind, row.view_count(meta["views"])), (n, s["teacher_ua"]))
-    for (kind, n_views), (name, t) in teachers.items():
-        lines += ["", f"The Whisper teacher head itself on the same test clips ({n_views} {kind} views per clip; folds "
+            label = f"{row.views_label(meta['views'])} views per clip" + (
+                f", refitted to its clean-clip outputs at weight {row.teacher_clean_kd}" if row.teacher_clean_kd else "")
+            teachers.setdefault(label, (n, s["teacher_ua"]))
+    for label, (name, t) in teachers.items():
+        lines += ["", f"The Whisper teacher head itself on the same test clips ({label}; folds "
                   f"of `{name}`): clean {t['clean']:.1f}" + "".join(f", {c} {t[c]:.1f}" for c in degraded) + "."]
     lines += ["", "Rows:", ""] + [f"- `{r.name}`: {r.description}" for r in ROWS if r.name in summary]
     return "\n".join(lines) + "\n"
@@ -565,7 +605,7 @@ def run_function_matching(out: Path, settings: Settings, *, rows: Sequence[str] 
     set_torch_threads(threads)
     state_path = out.with_suffix(".json")
     fold_data = FoldData(find_data_root(data), settings, progress)
-    teachers: dict[tuple[int, str, int], Teacher] = {}
+    teachers: dict[tuple[Any, ...], Teacher] = {}
     conditions = list(EVAL_CONDITIONS)
     for name in names:
         for k in folds:

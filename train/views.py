@@ -16,7 +16,9 @@ babble pool without the clip's speaker. It is the one place that says how
   whatever subset is trained on;
 * a recipe may ask for another kind of views (:data:`VIEW_KINDS`, :func:`view_set`): ``"talker"``
   adds pitch and formant shifts (:func:`~edgeemo.train.degrade.voice_shift`) and caches under its
-  own tag, ``"view-talker"``; the seeds are the same.
+  own tag, ``"view-talker"``; ``"babble"`` (tag ``"view-babble"``) puts 2-6 other talkers at 0-20 dB
+  SNR into every view; the seeds are the same. Views of several kinds can be combined
+  (:class:`TrainingViews` takes a sequence of :class:`ViewSet`: their views follow one another).
 
 :class:`TrainingViews` is what :class:`~edgeemo.train.trainer.StudentTrainer` takes as ``views``.
 """
@@ -48,6 +50,7 @@ __all__ = [
     "CONDITION_SEED_BASE",
     "TRAIN_VIEW_TAG",
     "TALKER_VIEWS",
+    "BABBLE_VIEWS",
     "VIEW_KINDS",
     "TrainingViews",
     "ViewSet",
@@ -66,10 +69,14 @@ BABBLE_PER_SPEAKER = 4
 BABBLE_SEED = 0
 #: the standard views plus other talkers: pitch ±2 semitones and formants ×0.9-1.1 (VTLP), each p 0.3
 TALKER_VIEWS = ViewConfig(pitch_prob=0.3, formant_prob=0.3)
+#: the standard views with other talkers in every one: babble of 2-6 training speakers at 0-20 dB SNR
+#: (the standard views draw an SNR step in 40 % of views and babble in 40 % of those, at 0-30 dB)
+BABBLE_VIEWS = ViewConfig(snr_prob=1.0, babble_share=1.0, snr_db=(0.0, 20.0))
 #: view kinds a recipe can name: (ViewConfig, feature-cache tag); equal seeds, distinct tags
 VIEW_KINDS: Mapping[str, tuple[ViewConfig, str]] = MappingProxyType({
     "standard": (ViewConfig(), TRAIN_VIEW_TAG),
     "talker": (TALKER_VIEWS, "view-talker"),
+    "babble": (BABBLE_VIEWS, "view-babble"),
 })
 
 WaveFn = Callable[[np.ndarray, int], np.ndarray]
@@ -158,27 +165,36 @@ def view_set(n_views: int, kind: str = "standard") -> ViewSet:
 
 
 class TrainingViews:
-    """Per training clip, the clean wave (view 0) and views 1..n exactly as the teacher cache made them."""
+    """Per training clip, the clean wave (view 0) and views 1..n exactly as the teacher cache made them.
 
-    def __init__(self, view_set: ViewSet, pool: BabblePool) -> None:
-        self.view_set = view_set
+    ``view_set`` is one :class:`ViewSet` or several (e.g. 4 standard views, then 4 babble views):
+    their views follow one another in the given order."""
+
+    def __init__(self, view_set: ViewSet | Sequence[ViewSet], pool: BabblePool) -> None:
+        self.view_sets: tuple[ViewSet, ...] = (view_set,) if isinstance(view_set, ViewSet) else tuple(view_set)
+        if not self.view_sets:
+            raise ConfigError("TrainingViews needs at least one ViewSet")
         self.pool = pool
-        self._fns: dict[str, WaveFn] = {}
+        self._fns: dict[tuple[str, int], WaveFn] = {}
 
     @property
     def n_views(self) -> int:
         """Augmented views per clip (the clean clip comes on top: ``n_views + 1`` in all)."""
-        return self.view_set.n_views
+        return sum(v.n_views for v in self.view_sets)
 
     def signature(self) -> dict[str, Any]:
-        return self.view_set.signature()
+        """One set's :meth:`ViewSet.signature`, or ``{"n_views", "parts"}`` for several."""
+        if len(self.view_sets) == 1:
+            return self.view_sets[0].signature()
+        return {"n_views": self.n_views, "parts": [v.signature() for v in self.view_sets]}
 
     def waves(self, utt: Utterance, wave: np.ndarray, clip_hash: str | None = None) -> list[np.ndarray]:
         """``[clean, view 1, ..., view n]`` of one clip (``wave``: its 16 kHz samples)."""
-        if utt.speaker not in self._fns:
-            self._fns[utt.speaker] = view_function(self.pool, utt.speaker, self.view_set.cfg)
-        fn = self._fns[utt.speaker]
         digest = clip_hash or sha256_file(utt.path)
         out = [np.asarray(wave, dtype=np.float32)]
-        out += [fn(wave, _clip_view_seed(s, digest)) for s in self.view_set.seeds]
+        for i, views in enumerate(self.view_sets):
+            key = (utt.speaker, i)
+            if key not in self._fns:
+                self._fns[key] = view_function(self.pool, utt.speaker, views.cfg)
+            out += [self._fns[key](wave, _clip_view_seed(s, digest)) for s in views.seeds]
         return out

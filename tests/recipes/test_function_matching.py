@@ -112,7 +112,8 @@ def test_rows_and_the_cli_mount():
                                          "student_labels_stream_x4", "student_labels_views_stream_x4",
                                          "student_fm_talker_stream_x4", "student_fm_v8_stream_x4",
                                          "student_fm_label_stream_x4", "student_fm_clean_stream_x4",
-                                         "student_fm_cleanemb_stream_x4"]
+                                         "student_fm_cleanemb_stream_x4", "student_fm_babble_stream_x4",
+                                         "student_fm_babble_ckd_stream_x4", "student_labels_views_babble_stream_x4"]
     from edgeemo.train.views import VIEW_KINDS
 
     for row in fm.ROWS:  # every control is a row, with the same student and schedule
@@ -136,6 +137,16 @@ def test_rows_and_the_cli_mount():
     assert (clean_targets.augment, clean_targets.model, clean_targets.epoch_factor) == (plain.augment, plain.model, 4)
     clean_embedding = fm.ROW_BY_NAME["student_fm_cleanemb_stream_x4"]
     assert clean_embedding.fm == {**plain.fm, "embedding_view": "clean"}
+    babble, ckd = fm.ROW_BY_NAME["student_fm_babble_stream_x4"], fm.ROW_BY_NAME["student_fm_babble_ckd_stream_x4"]
+    labels_babble = fm.ROW_BY_NAME["student_labels_views_babble_stream_x4"]
+    for row in (babble, ckd):  # the views (and the teacher's refit) are all that differ from the plain row
+        assert (row.fm, row.augment, row.model, row.epoch_factor) == (plain.fm, plain.augment, plain.model, 4)
+    assert babble.extra_views == ckd.extra_views == labels_babble.extra_views == (("babble", 4),)
+    assert (plain.teacher_clean_kd, babble.teacher_clean_kd, ckd.teacher_clean_kd) == (0.0, 0.0, 0.5)
+    assert labels_babble.fm is None and labels_babble.augment == fm.ROW_BY_NAME["student_labels_views_stream_x4"].augment
+    assert (babble.view_count(4), babble.views_label(4), plain.views_label(4)) == (8, "4 standard + 4 babble", "4 standard")
+    assert [(v.tag, v.seeds) for v in babble.view_sets(4)] == [("view", (1, 2, 3, 4)), ("view-babble", (1, 2, 3, 4))]
+    assert [(v.tag, v.seeds) for v in v8.view_sets(4)] == [("view", tuple(range(1, 9)))]
     assert "function-matching" in RECIPE_COMMANDS
     with pytest.raises(fm.ConfigError, match="unknown row"):
         fm.run_function_matching(Path("/nonexistent/x"), fm.Settings(), rows=["student_kd"])

@@ -16,6 +16,7 @@ from edgeemo.train.degrade import (
 )
 from edgeemo.train.teachers.whisper_features import clip_view_seed
 from edgeemo.train.views import (
+    BABBLE_VIEWS,
     TALKER_VIEWS,
     VIEW_KINDS,
     TrainingViews,
@@ -98,6 +99,32 @@ def test_view_kinds_share_seeds_and_differ_in_tag_and_config(clips, pool):
         assert np.array_equal(got[v], expected)
 
 
+def test_views_of_several_kinds_follow_one_another(clips, pool):
+    """4 standard views then 2 babble views: each made with its own config and the same seeds, as
+    the feature cache made them under each kind's tag."""
+    standard, babble = view_set(2), view_set(2, "babble")
+    assert babble.tag == "view-babble" and babble.cfg == BABBLE_VIEWS == VIEW_KINDS["babble"][0]
+    assert BABBLE_VIEWS.snr_prob == 1.0 and BABBLE_VIEWS.babble_share == 1.0 and BABBLE_VIEWS.snr_db == (0.0, 20.0)
+    views = TrainingViews((standard, babble), pool)
+    assert views.n_views == 4
+    sig = views.signature()
+    assert sig["n_views"] == 4 and [p["tag"] for p in sig["parts"]] == ["view", "view-babble"]
+    assert TrainingViews(standard, pool).signature() == standard.signature()  # one set: unchanged (old runs resume)
+    for u in clips[:2]:
+        wave = read_audio(u.path)
+        got = views.waves(u, wave)
+        digest = sha256_file(u.path)
+        assert len(got) == 5 and np.array_equal(got[0], wave)
+        for i, (cfg, v) in enumerate([(ViewConfig(), 1), (ViewConfig(), 2), (BABBLE_VIEWS, 1), (BABBLE_VIEWS, 2)]):
+            expected = make_view(wave, clip_view_seed(v, digest), cfg, pool.excluding(u.speaker))
+            assert np.array_equal(got[i + 1], expected), (u.path.name, i)
+        # a babble view carries other talkers: it is far from the clean clip, even where a standard view is not
+        residual = [float(np.sqrt(np.mean((g[: len(wave)] - wave[: len(g)]) ** 2))) for g in got[3:]]
+        assert min(residual) > 1e-3
+    with pytest.raises(ConfigError, match="at least one"):
+        TrainingViews((), pool)
+
+
 def test_view_set_checks_and_signature():
     sig = ViewSet(2).signature()
     assert sig["seeds"] == [1, 2] and sig["tag"] == "view" and sig["view_config"]["colors"] == ["white", "pink", "brown"]
@@ -129,3 +156,9 @@ def test_regenerated_view_gives_the_cached_whisper_features(clips, pool, tmp_pat
                                      cache_dir=tmp_path, progress=False)
     assert fresh.computed == 1
     np.testing.assert_allclose(fresh.features[0], np.load(cached), atol=1e-4)
+    babble = view_set(1, "babble")  # filled by a recipe row with babble views, if one ran here
+    cached = feature_folder(fingerprint, view_seed=1, view_tag=babble.tag) / f"{sha256_file(u.path)}.npy"
+    if cached.is_file():
+        fresh = extract_whisper_features([u], views=view_function(pool, u.speaker, babble.cfg), view_seed=1,
+                                         view_tag=babble.tag, cache_dir=tmp_path, progress=False)
+        np.testing.assert_allclose(fresh.features[0], np.load(cached), atol=1e-4)

@@ -16,6 +16,7 @@ from edgeemo.train.teachers.whisper_head import (
     HeadTrainConfig,
     WhisperHeadConfig,
     fit_whisper_head,
+    fit_whisper_head_on_views,
     predict_proba,
 )
 
@@ -104,3 +105,61 @@ def test_distillation_follows_the_teacher_logits() -> None:
         fit_whisper_head(train, None, cfg, HeadTrainConfig(epochs=1, kd_weight=0.5))
     with pytest.raises(ConfigError, match="kd_weight"):
         HeadTrainConfig(kd_weight=1.5)
+
+
+def _views_of(data: HeadData, n_views: int, seed: int) -> np.ndarray:
+    """``[N, n_views + 1, layers, dim]``: the clean rows, then noisier copies of them."""
+    rng = np.random.default_rng(seed)
+    noisy = [data.features + rng.standard_normal(data.features.shape).astype(np.float32) * 1.5 for _ in range(n_views)]
+    return np.stack([data.features, *noisy], axis=1)
+
+
+def test_a_head_on_views_is_a_head_on_their_rows_clip_by_clip() -> None:
+    train = synthetic(120, 0)
+    features = _views_of(train, 2, seed=3)
+    cfg = WhisperHeadConfig(n_layers=LAYERS, feature_dim=DIM, n_classes=N_CLASSES, hidden=16)
+    tcfg = HeadTrainConfig(epochs=3, seed=5)
+    on_views, _ = fit_whisper_head_on_views(features, train.labels, None, cfg, tcfg)
+    rows = HeadData(features=features.reshape(-1, LAYERS, DIM), labels=np.repeat(train.labels, 3))
+    plain, _ = fit_whisper_head(rows, None, cfg, tcfg)
+    for (k, a), (_, b) in zip(on_views.state_dict().items(), plain.state_dict().items()):
+        assert torch.equal(a, b), k
+    with pytest.raises(ConfigError, match="views, layers, dim"):
+        fit_whisper_head_on_views(features[:, 0], train.labels, None, cfg, tcfg)
+    with pytest.raises(ConfigError, match="clean_kd"):
+        fit_whisper_head_on_views(features, train.labels, None, cfg, tcfg, clean_kd=1.5)
+
+
+def test_clean_kd_refits_on_the_first_heads_clean_clip_outputs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second fit sees, for every view of a clip, the first head's logits on that clip's clean
+    features, at weight clean_kd; and the refitted head agrees on the views with the clean outputs."""
+    import edgeemo.train.teachers.whisper_head as wh
+
+    train, test = synthetic(400, 0), synthetic(200, 1)
+    features, test_views = _views_of(train, 3, seed=3), _views_of(test, 3, seed=4)
+    cfg = WhisperHeadConfig(n_layers=LAYERS, feature_dim=DIM, n_classes=N_CLASSES, hidden=32)
+    calls: list[tuple[HeadData, HeadTrainConfig, wh.WhisperTeacherHead]] = []
+
+    def spy(rows, dev, c, t):  # type: ignore[no-untyped-def]
+        model, history = fit_whisper_head(rows, dev, c, t)
+        calls.append((rows, t, model))
+        return model, history
+
+    monkeypatch.setattr(wh, "fit_whisper_head", spy)
+    refitted, _ = wh.fit_whisper_head_on_views(features, train.labels, None, cfg, HeadTrainConfig(epochs=15, seed=2),
+                                               clean_kd=1.0)
+    (first_rows, first_cfg, first), (second_rows, second_cfg, second) = calls
+    assert first_rows.teacher_logits is None and first_cfg.kd_weight == 0.0
+    assert second is refitted and second_cfg.kd_weight == 1.0 and second_cfg.seed == 3
+    clean_logits = wh.predict_logits(first, HeadData(features=features[:, 0], labels=train.labels))
+    np.testing.assert_array_equal(second_rows.teacher_logits, np.repeat(clean_logits, 4, axis=0))
+    np.testing.assert_array_equal(second_rows.features, first_rows.features)
+
+    def agreement(model) -> float:  # type: ignore[no-untyped-def]
+        """How often the model's class on a test view is the first head's class on the clean clip."""
+        clean = predict_proba(first, HeadData(features=test_views[:, 0], labels=test.labels)).argmax(1)
+        views = [predict_proba(model, HeadData(features=test_views[:, v], labels=test.labels)).argmax(1)
+                 for v in range(1, 4)]
+        return float(np.mean([(p == clean).mean() for p in views]))
+
+    assert agreement(refitted) > 0.8

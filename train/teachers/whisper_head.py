@@ -29,8 +29,8 @@ from ..config import DictConfig, check_minimum
 from ..schedule import set_scheduled_lr
 from ..selection import unweighted_accuracy
 
-__all__ = ["HeadData", "HeadTrainConfig", "WhisperHeadConfig", "WhisperTeacherHead", "fit_whisper_head", "predict_logits",
-           "predict_proba"]
+__all__ = ["HeadData", "HeadTrainConfig", "WhisperHeadConfig", "WhisperTeacherHead", "fit_whisper_head",
+           "fit_whisper_head_on_views", "predict_logits", "predict_proba"]
 
 
 @dataclass(frozen=True)
@@ -251,6 +251,38 @@ def fit_whisper_head(
         model.load_state_dict(best[2])
     model.eval()
     return model, history
+
+
+def fit_whisper_head_on_views(
+    features: np.ndarray,
+    labels: np.ndarray,
+    dev: HeadData | None,
+    cfg: WhisperHeadConfig,
+    tcfg: HeadTrainConfig = HeadTrainConfig(),
+    *,
+    clean_kd: float = 0.0,
+) -> tuple[WhisperTeacherHead, list[dict[str, Any]]]:
+    """A head on every view of every clip: ``features [N, V + 1, layers, dim]`` (column 0 the clean
+    clip, then its augmented views), ``labels [N]``.
+
+    With ``clean_kd > 0`` a second head is fitted on the same rows, its loss mixing the labels with
+    the first head's T-softened outputs *on the clean clip* for every view of that clip (weight
+    ``clean_kd``, :attr:`HeadTrainConfig.kd_temperature`): the head learns to say on a degraded view
+    what it says on the clean speech, a self-distillation across views on frozen features. Returns
+    the (last) head and its history."""
+    if features.ndim != 4 or features.shape[0] != len(labels):
+        raise ConfigError(f"features must be [clips={len(labels)}, views, layers, dim], got {features.shape}")
+    if not 0.0 <= clean_kd <= 1.0:
+        raise ConfigError(f"clean_kd must be in [0, 1], got {clean_kd}")
+    n, v = features.shape[:2]
+    rows = HeadData(features=features.reshape(n * v, *features.shape[2:]), labels=np.repeat(labels, v))
+    head, history = fit_whisper_head(rows, dev, cfg, tcfg)
+    if clean_kd == 0.0:
+        return head, history
+    clean_logits = predict_logits(head, HeadData(features=features[:, 0], labels=labels))
+    rows = HeadData(features=rows.features, labels=rows.labels, teacher_logits=np.repeat(clean_logits, v, axis=0))
+    second = HeadTrainConfig.from_dict({**tcfg.to_dict(), "seed": tcfg.seed + 1, "kd_weight": clean_kd})
+    return fit_whisper_head(rows, dev, cfg, second)
 
 
 def stack_views(per_view: Sequence[np.ndarray]) -> np.ndarray:
