@@ -157,12 +157,13 @@ def train_final(row: Row, settings: Settings, data: FoldData, run: Path, *, epoc
         raise ConfigError(f"{row.name} is not a function-matching row; build-tiny builds those")
     utts = data.utts
     view_sets = row.view_sets(settings.views)
-    features = data.view_features(utts, view_sets)  # [N, V + 1, L, D], from the Whisper cache
+    # [N, V + 1, L, D] from the Whisper cache: the student's views, then any the teacher alone trains on
+    features = data.view_features(utts, row.teacher_view_sets(settings.views))
     y = label_indices(utts, RAVDESS_LABELS)
     cfg = WhisperHeadConfig(n_layers=features.shape[2], feature_dim=features.shape[3], n_classes=len(RAVDESS_LABELS))
     head, _ = fit_whisper_head_on_views(features, y, None, cfg, HeadTrainConfig(seed=settings.seed, epochs=teacher_epochs),
                                         clean_kd=row.teacher_clean_kd)
-    targets = whisper_view_targets(head, features, utts)
+    targets = whisper_view_targets(head, features[:, : 1 + sum(v.n_views for v in view_sets)], utts)
     train_cfg = TrainConfig.from_dict({
         "out_dir": str(run / "student"), "train_folds": [0, 1, 2, 3, 4], "dev_folds": [0], "epochs": epochs,
         "seed": settings.seed, "num_threads": threads, "augment": dict(row.augment), **row.model,
@@ -291,6 +292,9 @@ def _views_note(r: dict[str, Any]) -> str:
     notes = ["with pitch and formant shifts: talker views"] if row.view_kind == "talker" else []
     if row.extra_views:
         notes.append(f"{row.views_label(int(r['settings']['views']))}; babble views have other talkers in every view")
+    if row.teacher_extra_views:
+        notes.append(f"the teacher head also trained on {row.views_label(int(r['settings']['views']), teacher=True)} "
+                     "views per clip")
     if row.teacher_clean_kd:
         notes.append(f"the teacher head refitted to say on every view what it says on the clean clip, weight "
                      f"{row.teacher_clean_kd}")

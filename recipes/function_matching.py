@@ -94,6 +94,9 @@ class Row:
     n_views: int | None = None
     #: more views after those, as (kind, count): e.g. (("babble", 4),) adds babble views 1..4
     extra_views: tuple[tuple[str, int], ...] = ()
+    #: views the teacher head also trains on, after the row's own, as (kind, count); the student never sees
+    #: them (its targets are the teacher's outputs on its own views)
+    teacher_extra_views: tuple[tuple[str, int], ...] = ()
     #: > 0: the teacher head is refitted to say on every view what it said on the clean clip, with
     #: this weight beside the labels (edgeemo.train.teachers.whisper_head.fit_whisper_head_on_views)
     teacher_clean_kd: float = 0.0
@@ -112,9 +115,17 @@ class Row:
         main = view_set(default if self.n_views is None else self.n_views, self.view_kind)
         return (main, *(view_set(n, kind) for kind, n in self.extra_views))
 
-    def views_label(self, default: int) -> str:
-        """``"4 standard"``, ``"4 standard + 4 babble"``: the views in words."""
+    def teacher_view_sets(self, default: int) -> tuple[Any, ...]:
+        """The teacher head's views: :meth:`view_sets`, then ``teacher_extra_views``."""
+        from edgeemo.train.views import view_set
+
+        return (*self.view_sets(default), *(view_set(n, kind) for kind, n in self.teacher_extra_views))
+
+    def views_label(self, default: int, *, teacher: bool = False) -> str:
+        """``"4 standard"``, ``"4 standard + 4 babble"``: the (student's, or with ``teacher`` the
+        teacher's) views in words."""
         parts = [(self.view_kind, default if self.n_views is None else self.n_views), *self.extra_views]
+        parts += list(self.teacher_extra_views) if teacher else []
         return " + ".join(f"{n} {kind}" for kind, n in parts)
 
 
@@ -191,6 +202,12 @@ ROWS: tuple[Row, ...] = (
         extra_views=(("babble", 4),), teacher_clean_kd=0.5,
         controls=("student_fm_babble_stream_x4", "student_fm_stream_x4", "student_labels_stream_x4",
                   "student_labels_views_babble_stream_x4")),
+    Row("student_fm_tbabble_ckd_stream_x4", ("student_fm_stream_x4 (the student on the standard views alone) with "
+                                             "the teacher of student_fm_babble_ckd_stream_x4: its head trained on 4 "
+                                             "babble views more and refitted to its clean-clip outputs"),
+        views=True, fm={"label_weight": 0.0}, augment=FM_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4,
+        teacher_extra_views=(("babble", 4),), teacher_clean_kd=0.5,
+        controls=("student_fm_stream_x4", "student_fm_babble_ckd_stream_x4", "student_labels_stream_x4")),
     Row("student_labels_views_babble_stream_x4", ("student_labels_views_stream_x4 on the views of "
                                                   "student_fm_babble_stream_x4 (labels, no teacher, no mixup)"),
         views=True, augment=VIEW_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4, extra_views=(("babble", 4),)),
@@ -306,7 +323,10 @@ class FoldData:
 class Teacher:
     """The fold's Whisper teacher head (audio only), fitted once per process and fold."""
 
-    def __init__(self, data: FoldData, fold: int, view_sets: Sequence[Any], clean_kd: float = 0.0) -> None:
+    def __init__(self, data: FoldData, fold: int, view_sets: Sequence[Any], clean_kd: float = 0.0,
+                 target_views: int | None = None) -> None:
+        """``view_sets``: the head's views; ``target_views``: how many of them (after the clean clip)
+        :attr:`features` keeps for the student's targets (None: all)."""
         from edgeemo.train.teachers.whisper_head import (
             HeadData,
             HeadTrainConfig,
@@ -318,13 +338,14 @@ class Teacher:
         t0 = time.perf_counter()
         train, dev, _ = data.split(fold)
         self.train = train
-        self.features = data.view_features(train, view_sets)  # [N, V + 1, L, D]
+        features = data.view_features(train, view_sets)  # [N, V + 1, L, D]
         dev_data = HeadData(features=data.condition_features(dev, "clean"), labels=label_indices(dev, RAVDESS_LABELS))
-        cfg = WhisperHeadConfig(n_layers=self.features.shape[2], feature_dim=self.features.shape[3],
+        cfg = WhisperHeadConfig(n_layers=features.shape[2], feature_dim=features.shape[3],
                                 n_classes=len(RAVDESS_LABELS))
-        self.head, history = fit_whisper_head_on_views(self.features, label_indices(train, RAVDESS_LABELS), dev_data, cfg,
+        self.head, history = fit_whisper_head_on_views(features, label_indices(train, RAVDESS_LABELS), dev_data, cfg,
                                                        HeadTrainConfig(seed=s.seed, epochs=s.teacher_epochs),
                                                        clean_kd=clean_kd)
+        self.features = features if target_views is None else features[:, : 1 + target_views]
         best = max(history, key=lambda h: h["dev_ua"])
         self.record: dict[str, Any] = {"best_epoch": best["epoch"], "dev_ua": 100 * best["dev_ua"]}
         self.seconds = time.perf_counter() - t0
@@ -373,9 +394,11 @@ def run_fold(row: Row, fold: int, data: FoldData, *, runs: Path, threads: int,
     views = TrainingViews(view_sets, data.pool) if row.views else None
     out: dict[str, Any] = {"fold": fold}
     if row.fm is not None:
-        key = (fold, row.teacher_clean_kd, *view_sets)
+        teacher_sets = row.teacher_view_sets(s.views)
+        n_targets = sum(v.n_views for v in view_sets)
+        key = (fold, row.teacher_clean_kd, n_targets, *teacher_sets)
         if key not in teachers:
-            teachers[key] = Teacher(data, fold, view_sets, row.teacher_clean_kd)
+            teachers[key] = Teacher(data, fold, teacher_sets, row.teacher_clean_kd, n_targets)
         teacher = teachers[key]
         targets = whisper_view_targets(teacher.head, teacher.features, teacher.train)
         trainer = function_matching_trainer(cfg, FunctionMatchingConfig.from_dict(row.fm), targets, train + dev, views,
@@ -551,7 +574,7 @@ def render_markdown(summary: dict[str, Any], conditions: Sequence[str], meta: di
     for n, s in summary.items():
         if "teacher_ua" in s:
             row = ROW_BY_NAME[n]
-            label = f"{row.views_label(meta['views'])} views per clip" + (
+            label = f"{row.views_label(meta['views'], teacher=True)} views per clip" + (
                 f", refitted to its clean-clip outputs at weight {row.teacher_clean_kd}" if row.teacher_clean_kd else "")
             teachers.setdefault(label, (n, s["teacher_ua"]))
     for label, (name, t) in teachers.items():

@@ -49,6 +49,8 @@ def test_the_card_reports_the_measured_numbers():
     assert "talker views" in bt.render_card({**report, "row": "student_fm_talker_stream_x4"})
     babble_card = bt.render_card({**report, "row": "student_fm_babble_ckd_stream_x4"})
     assert "8 augmented views per clip (4 standard + 4 babble;" in babble_card
+    teacher_card = bt.render_card({**report, "row": "student_fm_tbabble_ckd_stream_x4"})
+    assert "on 4 augmented views per clip (the teacher head also trained on 4 standard + 4 babble views" in teacher_card
 
 
 def test_missing_fold_models_are_named(tmp_path: Path, data_root: Path):

@@ -113,7 +113,8 @@ def test_rows_and_the_cli_mount():
                                          "student_fm_talker_stream_x4", "student_fm_v8_stream_x4",
                                          "student_fm_label_stream_x4", "student_fm_clean_stream_x4",
                                          "student_fm_cleanemb_stream_x4", "student_fm_babble_stream_x4",
-                                         "student_fm_babble_ckd_stream_x4", "student_labels_views_babble_stream_x4"]
+                                         "student_fm_babble_ckd_stream_x4", "student_fm_tbabble_ckd_stream_x4",
+                                         "student_labels_views_babble_stream_x4"]
     from edgeemo.train.views import VIEW_KINDS
 
     for row in fm.ROWS:  # every control is a row, with the same student and schedule
@@ -147,6 +148,12 @@ def test_rows_and_the_cli_mount():
     assert (babble.view_count(4), babble.views_label(4), plain.views_label(4)) == (8, "4 standard + 4 babble", "4 standard")
     assert [(v.tag, v.seeds) for v in babble.view_sets(4)] == [("view", (1, 2, 3, 4)), ("view-babble", (1, 2, 3, 4))]
     assert [(v.tag, v.seeds) for v in v8.view_sets(4)] == [("view", tuple(range(1, 9)))]
+    assert babble.teacher_view_sets(4) == babble.view_sets(4)  # teacher and student see the same views
+    teacher_only = fm.ROW_BY_NAME["student_fm_tbabble_ckd_stream_x4"]  # the student keeps the standard views
+    assert teacher_only.view_sets(4) == plain.view_sets(4) and teacher_only.teacher_view_sets(4) == ckd.view_sets(4)
+    assert (teacher_only.views_label(4), teacher_only.views_label(4, teacher=True)) == ("4 standard",
+                                                                                          "4 standard + 4 babble")
+    assert (teacher_only.fm, teacher_only.model, teacher_only.teacher_clean_kd) == (plain.fm, plain.model, 0.5)
     assert "function-matching" in RECIPE_COMMANDS
     with pytest.raises(fm.ConfigError, match="unknown row"):
         fm.run_function_matching(Path("/nonexistent/x"), fm.Settings(), rows=["student_kd"])
