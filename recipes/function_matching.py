@@ -27,8 +27,11 @@ four times as long), ``student_labels_stream_x2`` (their control: the same stude
 ``student_fm_label_stream_x4`` (``_x4`` + label cross-entropy 0.5); ``student_fm_clean_stream_x4`` and
 ``student_fm_cleanemb_stream_x4`` (the clean clip's teacher outputs, or its embedding alone, as the
 targets of every view); ``student_fm_babble_stream_x4`` (``_x4`` with 4 babble views more per clip,
-``Row.extra_views``, for teacher and student) and its labels control on those views. A row's
-``controls`` give more paired Δs.
+``Row.extra_views``, for teacher and student), ``student_fm_babble_ckd_stream_x4`` (the same with
+the teacher head refitted to its clean-clip outputs, ``Row.teacher_clean_kd``),
+``student_fm_tbabble_ckd_stream_x4`` (that teacher, the student on the standard views alone:
+``Row.teacher_extra_views``) and the labels control on the babble views. A row's ``controls`` give
+more paired Δs.
 
 Resumable: every finished (row, fold) is merged into ``OUT.json`` under a file lock (several
 processes may share one ``--out``, e.g. one per row), keyed by a hash of the settings; student
@@ -104,7 +107,7 @@ class Row:
     controls: tuple[str, ...] = ()
 
     def view_count(self, default: int) -> int:
-        """How many views per clip this row's teacher and student use (``default``: ``--views``)."""
+        """How many views per clip this row's student sees and gets targets on (``default``: ``--views``)."""
         return sum(v.n_views for v in self.view_sets(default))
 
     def view_sets(self, default: int) -> tuple[Any, ...]:
