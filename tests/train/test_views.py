@@ -100,7 +100,7 @@ def test_view_kinds_share_seeds_and_differ_in_tag_and_config(clips, pool):
 
 
 def test_views_of_several_kinds_follow_one_another(clips, pool):
-    """4 standard views then 2 babble views: each made with its own config and the same seeds, as
+    """2 standard views then 2 babble views: each made with its own config and the same seeds, as
     the feature cache made them under each kind's tag."""
     standard, babble = view_set(2), view_set(2, "babble")
     assert babble.tag == "view-babble" and babble.cfg == BABBLE_VIEWS == VIEW_KINDS["babble"][0]
@@ -118,7 +118,7 @@ def test_views_of_several_kinds_follow_one_another(clips, pool):
         for i, (cfg, v) in enumerate([(ViewConfig(), 1), (ViewConfig(), 2), (BABBLE_VIEWS, 1), (BABBLE_VIEWS, 2)]):
             expected = make_view(wave, clip_view_seed(v, digest), cfg, pool.excluding(u.speaker))
             assert np.array_equal(got[i + 1], expected), (u.path.name, i)
-        # a babble view carries other talkers: it is far from the clean clip, even where a standard view is not
+        # a babble view always carries other talkers: it is never the clean clip
         residual = [float(np.sqrt(np.mean((g[: len(wave)] - wave[: len(g)]) ** 2))) for g in got[3:]]
         assert min(residual) > 1e-3
     with pytest.raises(ConfigError, match="at least one"):
