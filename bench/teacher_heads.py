@@ -38,8 +38,9 @@ class Variant:
     clean_kd: float = 0.0
 
     def label(self) -> str:
-        text = " + ".join(f"{n} {kind}" for kind, n in self.views)
-        return text + (f", refitted to its clean-clip outputs (weight {self.clean_kd})" if self.clean_kd else "")
+        from edgeemo.recipes.function_matching import views_in_words
+
+        return views_in_words(self.views, self.clean_kd)
 
 
 VARIANTS: dict[str, Variant] = {
@@ -122,11 +123,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.variants.split(",") if n.strip()]
     unknown = [n for n in names if n not in VARIANTS]
-    if unknown:
-        parser.error(f"unknown variant(s) {', '.join(unknown)}; known: {', '.join(VARIANTS)}")
-    seeds = [int(s) for s in args.seeds.split(",")]
-    folds = [int(f) for f in args.folds.split(",")]
-    results = measure(names, seeds, folds)
+    if unknown or not names:
+        parser.error(f"unknown variant(s) {', '.join(unknown) or '(none given)'}; known: {', '.join(VARIANTS)}")
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")]
+        folds = [int(f) for f in args.folds.split(",")]
+    except ValueError:
+        parser.error(f"--seeds and --folds take comma-separated integers, got {args.seeds!r} and {args.folds!r}")
+    if any(not 0 <= k < 5 for k in folds):
+        parser.error(f"--folds must be in 0..4, got {args.folds}")
+    from edgeemo.errors import EdgeEmoError
+
+    try:
+        results = measure(names, seeds, folds)
+    except EdgeEmoError as exc:  # no data, no Whisper weights: the message names the fix
+        parser.exit(2, f"teacher_heads: {exc}\n")
     command = f"--variants {','.join(names)} --seeds {args.seeds} --folds {args.folds}"
 
     from edgeemo.fileio import atomic_write_text

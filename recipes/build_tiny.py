@@ -156,19 +156,18 @@ def train_final(row: Row, settings: Settings, data: FoldData, run: Path, *, epoc
     if row.fm is None:
         raise ConfigError(f"{row.name} is not a function-matching row; build-tiny builds those")
     utts = data.utts
-    view_sets = row.view_sets(settings.views)
     # [N, V + 1, L, D] from the Whisper cache: the student's views, then any the teacher alone trains on
     features = data.view_features(utts, row.teacher_view_sets(settings.views))
     y = label_indices(utts, RAVDESS_LABELS)
     cfg = WhisperHeadConfig(n_layers=features.shape[2], feature_dim=features.shape[3], n_classes=len(RAVDESS_LABELS))
     head, _ = fit_whisper_head_on_views(features, y, None, cfg, HeadTrainConfig(seed=settings.seed, epochs=teacher_epochs),
                                         clean_kd=row.teacher_clean_kd)
-    targets = whisper_view_targets(head, features[:, : 1 + sum(v.n_views for v in view_sets)], utts)
+    targets = whisper_view_targets(head, features[:, : 1 + row.view_count(settings.views)], utts)
     train_cfg = TrainConfig.from_dict({
         "out_dir": str(run / "student"), "train_folds": [0, 1, 2, 3, 4], "dev_folds": [0], "epochs": epochs,
         "seed": settings.seed, "num_threads": threads, "augment": dict(row.augment), **row.model,
     })
-    views = TrainingViews(view_sets, data.pool)
+    views = TrainingViews(row.view_sets(settings.views), data.pool)
     trainer = function_matching_trainer(train_cfg, FunctionMatchingConfig.from_dict(row.fm), targets, utts, views,
                                         progress=progress)
     result = trainer.fit()

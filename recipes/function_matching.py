@@ -110,26 +110,32 @@ class Row:
         """How many views per clip this row's student sees and gets targets on (``default``: ``--views``)."""
         return sum(v.n_views for v in self.view_sets(default))
 
-    def view_sets(self, default: int) -> tuple[Any, ...]:
-        """The :class:`~edgeemo.train.views.ViewSet` s of this row, in order: its ``view_kind`` views
-        (``n_views``, else ``default``: ``--views``), then ``extra_views``."""
+    def view_parts(self, default: int, *, teacher: bool = False) -> list[tuple[str, int]]:
+        """(kind, count) of the student's views in order: ``view_kind`` (``n_views``, else
+        ``default``: ``--views``), then ``extra_views``; with ``teacher``, then ``teacher_extra_views``."""
+        parts = [(self.view_kind, default if self.n_views is None else self.n_views), *self.extra_views]
+        return parts + list(self.teacher_extra_views) if teacher else parts
+
+    def view_sets(self, default: int, *, teacher: bool = False) -> tuple[Any, ...]:
+        """The :class:`~edgeemo.train.views.ViewSet` s of :meth:`view_parts`."""
         from edgeemo.train.views import view_set
 
-        main = view_set(default if self.n_views is None else self.n_views, self.view_kind)
-        return (main, *(view_set(n, kind) for kind, n in self.extra_views))
+        return tuple(view_set(n, kind) for kind, n in self.view_parts(default, teacher=teacher))
 
     def teacher_view_sets(self, default: int) -> tuple[Any, ...]:
         """The teacher head's views: :meth:`view_sets`, then ``teacher_extra_views``."""
-        from edgeemo.train.views import view_set
-
-        return (*self.view_sets(default), *(view_set(n, kind) for kind, n in self.teacher_extra_views))
+        return self.view_sets(default, teacher=True)
 
     def views_label(self, default: int, *, teacher: bool = False) -> str:
-        """``"4 standard"``, ``"4 standard + 4 babble"``: the (student's, or with ``teacher`` the
-        teacher's) views in words."""
-        parts = [(self.view_kind, default if self.n_views is None else self.n_views), *self.extra_views]
-        parts += list(self.teacher_extra_views) if teacher else []
-        return " + ".join(f"{n} {kind}" for kind, n in parts)
+        """``"4 standard"``, ``"4 standard + 4 babble"``: :meth:`view_parts` in words."""
+        return views_in_words(self.view_parts(default, teacher=teacher))
+
+
+def views_in_words(parts: Sequence[tuple[str, int]], clean_kd: float = 0.0) -> str:
+    """``"4 standard + 4 babble"`` (+ ``", refitted to its clean-clip outputs (weight w)"`` when
+    ``clean_kd`` > 0): a teacher's or student's views, as tables and cards name them."""
+    text = " + ".join(f"{n} {kind}" for kind, n in parts)
+    return text + (f", refitted to its clean-clip outputs (weight {clean_kd})" if clean_kd else "")
 
 
 #: A student whose conv trunk a stream computes once per column (StudentConfig, "Streamable students")
@@ -326,10 +332,9 @@ class FoldData:
 class Teacher:
     """The fold's Whisper teacher head (audio only), fitted once per process and fold."""
 
-    def __init__(self, data: FoldData, fold: int, view_sets: Sequence[Any], clean_kd: float = 0.0,
-                 target_views: int | None = None) -> None:
-        """``view_sets``: the head's views; ``target_views``: how many of them (after the clean clip)
-        :attr:`features` keeps for the student's targets (None: all)."""
+    def __init__(self, data: FoldData, fold: int, view_sets: Sequence[Any], clean_kd: float = 0.0) -> None:
+        """``view_sets``: the head's views; :attr:`features` ``[N, V + 1, L, D]`` holds them all (a
+        student's targets take the first columns: its own views)."""
         from edgeemo.train.teachers.whisper_head import (
             HeadData,
             HeadTrainConfig,
@@ -341,14 +346,13 @@ class Teacher:
         t0 = time.perf_counter()
         train, dev, _ = data.split(fold)
         self.train = train
-        features = data.view_features(train, view_sets)  # [N, V + 1, L, D]
+        self.features = data.view_features(train, view_sets)  # [N, V + 1, L, D]
         dev_data = HeadData(features=data.condition_features(dev, "clean"), labels=label_indices(dev, RAVDESS_LABELS))
-        cfg = WhisperHeadConfig(n_layers=features.shape[2], feature_dim=features.shape[3],
+        cfg = WhisperHeadConfig(n_layers=self.features.shape[2], feature_dim=self.features.shape[3],
                                 n_classes=len(RAVDESS_LABELS))
-        self.head, history = fit_whisper_head_on_views(features, label_indices(train, RAVDESS_LABELS), dev_data, cfg,
+        self.head, history = fit_whisper_head_on_views(self.features, label_indices(train, RAVDESS_LABELS), dev_data, cfg,
                                                        HeadTrainConfig(seed=s.seed, epochs=s.teacher_epochs),
                                                        clean_kd=clean_kd)
-        self.features = features if target_views is None else features[:, : 1 + target_views]
         best = max(history, key=lambda h: h["dev_ua"])
         self.record: dict[str, Any] = {"best_epoch": best["epoch"], "dev_ua": 100 * best["dev_ua"]}
         self.seconds = time.perf_counter() - t0
@@ -398,12 +402,12 @@ def run_fold(row: Row, fold: int, data: FoldData, *, runs: Path, threads: int,
     out: dict[str, Any] = {"fold": fold}
     if row.fm is not None:
         teacher_sets = row.teacher_view_sets(s.views)
-        n_targets = sum(v.n_views for v in view_sets)
-        key = (fold, row.teacher_clean_kd, n_targets, *teacher_sets)
+        key = (fold, row.teacher_clean_kd, *teacher_sets)
         if key not in teachers:
-            teachers[key] = Teacher(data, fold, teacher_sets, row.teacher_clean_kd, n_targets)
+            teachers[key] = Teacher(data, fold, teacher_sets, row.teacher_clean_kd)
         teacher = teachers[key]
-        targets = whisper_view_targets(teacher.head, teacher.features, teacher.train)
+        own = teacher.features[:, : 1 + row.view_count(s.views)]  # the clean clip and the student's views
+        targets = whisper_view_targets(teacher.head, own, teacher.train)
         trainer = function_matching_trainer(cfg, FunctionMatchingConfig.from_dict(row.fm), targets, train + dev, views,
                                             progress=data.progress)
         out["teacher"] = {**teacher.record, "test_ua": teacher.score(data, fold, conditions),
@@ -577,11 +581,10 @@ def render_markdown(summary: dict[str, Any], conditions: Sequence[str], meta: di
     for n, s in summary.items():
         if "teacher_ua" in s:
             row = ROW_BY_NAME[n]
-            label = f"{row.views_label(meta['views'], teacher=True)} views per clip" + (
-                f", refitted to its clean-clip outputs at weight {row.teacher_clean_kd}" if row.teacher_clean_kd else "")
+            label = views_in_words(row.view_parts(meta["views"], teacher=True), row.teacher_clean_kd)
             teachers.setdefault(label, (n, s["teacher_ua"]))
     for label, (name, t) in teachers.items():
-        lines += ["", f"The Whisper teacher head itself on the same test clips ({label}; folds "
+        lines += ["", f"The Whisper teacher head itself on the same test clips (views per clip: {label}; folds "
                   f"of `{name}`): clean {t['clean']:.1f}" + "".join(f", {c} {t[c]:.1f}" for c in degraded) + "."]
     lines += ["", "Rows:", ""] + [f"- `{r.name}`: {r.description}" for r in ROWS if r.name in summary]
     return "\n".join(lines) + "\n"

@@ -28,7 +28,21 @@ def test_render_pairs_every_variant_with_the_standard_teacher(bench) -> None:  #
     assert "| `standard` | 4 standard |" in text and "(2 seed(s) per fold)" in text
 
 
-def test_unknown_variants_are_refused(bench, capsys) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(SystemExit):
-        bench.main(["--variants", "standard,robot"])
-    assert "unknown variant(s) robot" in capsys.readouterr().err
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--variants", "standard,robot"], "unknown variant(s) robot"),
+    (["--variants", ","], "(none given)"),
+    (["--seeds", "0,x"], "comma-separated integers"),
+    (["--folds", "0,7"], "--folds must be in 0..4"),
+])
+def test_bad_options_are_refused_with_a_message(bench, capsys, argv, message) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(argv)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_missing_data_ends_in_a_message_not_a_traceback(bench, capsys, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("EDGEEMO_DATA", str(tmp_path / "nowhere"))
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(["--variants", "standard", "--folds", "0", "--out", str(tmp_path / "out")])
+    assert exit_info.value.code == 2 and capsys.readouterr().err.startswith("teacher_heads: ")
+    assert not (tmp_path / "out.md").exists()

@@ -45,7 +45,7 @@ def test_summary_over_the_folds_measured_and_the_report(tmp_path: Path):
     assert "delta" not in summary["student_labels"] and s["teacher_ua"]["clean"] == 70.0
     text = fm.render_markdown(summary, CONDITIONS, {"epochs": 40, "views": 4, "size": "tiny.en", "command": "--x"})
     assert "| student_fm | 0,1 |" in text and "telephone_8k" in text and "teacher head itself" in text
-    assert "(4 standard views per clip; folds of `student_fm`)" in text
+    assert "(views per clip: 4 standard; folds of `student_fm`)" in text
     fm.render_plot(summary, CONDITIONS, tmp_path / "p.png")
     assert (tmp_path / "p.png").stat().st_size > 1000
     one, _, _ = _fake_results(np.random.default_rng(1), folds=(0,))
