@@ -112,15 +112,29 @@ class Row:
 
     def view_parts(self, default: int, *, teacher: bool = False) -> list[tuple[str, int]]:
         """(kind, count) of the student's views in order: ``view_kind`` (``n_views``, else
-        ``default``: ``--views``), then ``extra_views``; with ``teacher``, then ``teacher_extra_views``."""
+        ``default``: ``--views``), then ``extra_views``; with ``teacher``, then ``teacher_extra_views``.
+        Neighbours of one kind merge (1 babble, then 3 teacher-only babble: ``("babble", 4)``)."""
         parts = [(self.view_kind, default if self.n_views is None else self.n_views), *self.extra_views]
-        return parts + list(self.teacher_extra_views) if teacher else parts
+        merged: list[tuple[str, int]] = []
+        for kind, n in parts + list(self.teacher_extra_views) if teacher else parts:
+            if merged and merged[-1][0] == kind:
+                merged[-1] = (kind, merged[-1][1] + n)
+            else:
+                merged.append((kind, n))
+        return merged
 
     def view_sets(self, default: int, *, teacher: bool = False) -> tuple[Any, ...]:
-        """The :class:`~edgeemo.train.views.ViewSet` s of :meth:`view_parts`."""
+        """The :class:`~edgeemo.train.views.ViewSet` s of :meth:`view_parts`; a kind's seeds go on where
+        its earlier views stopped (1..n, then n+1..), so the teacher's extra views are never the
+        student's again and the student's views are the first of the teacher's."""
         from edgeemo.train.views import view_set
 
-        return tuple(view_set(n, kind) for kind, n in self.view_parts(default, teacher=teacher))
+        used: dict[str, int] = {}
+        sets = []
+        for kind, n in self.view_parts(default, teacher=teacher):
+            sets.append(view_set(n, kind, first_seed=used.get(kind, 0) + 1))
+            used[kind] = used.get(kind, 0) + n
+        return tuple(sets)
 
     def teacher_view_sets(self, default: int) -> tuple[Any, ...]:
         """The teacher head's views: :meth:`view_sets`, then ``teacher_extra_views``."""
@@ -217,6 +231,13 @@ ROWS: tuple[Row, ...] = (
         views=True, fm={"label_weight": 0.0}, augment=FM_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4,
         teacher_extra_views=(("babble", 4),), teacher_clean_kd=0.5,
         controls=("student_fm_stream_x4", "student_fm_babble_ckd_stream_x4", "student_labels_stream_x4")),
+    Row("student_fm_b1_tbabble_ckd_stream_x4", ("student_fm_tbabble_ckd_stream_x4 with the first of its teacher's "
+                                                "4 babble views for the student too: babble in 1 of its 6 training "
+                                                "views per clip (4 of 9 in student_fm_babble_ckd_stream_x4)"),
+        views=True, fm={"label_weight": 0.0}, augment=FM_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4,
+        extra_views=(("babble", 1),), teacher_extra_views=(("babble", 3),), teacher_clean_kd=0.5,
+        controls=("student_fm_tbabble_ckd_stream_x4", "student_fm_babble_ckd_stream_x4", "student_fm_stream_x4",
+                  "student_labels_stream_x4")),
     Row("student_labels_views_babble_stream_x4", ("student_labels_views_stream_x4 on the views of "
                                                   "student_fm_babble_stream_x4 (labels, no teacher, no mixup)"),
         views=True, augment=VIEW_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4, extra_views=(("babble", 4),)),

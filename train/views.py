@@ -156,12 +156,13 @@ class ViewSet:
                 "view_config": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.cfg).items()}}
 
 
-def view_set(n_views: int, kind: str = "standard") -> ViewSet:
-    """The ``n_views`` training views of kind ``kind`` (:data:`VIEW_KINDS`), seeds 1..n."""
+def view_set(n_views: int, kind: str = "standard", first_seed: int = 1) -> ViewSet:
+    """The ``n_views`` training views of kind ``kind`` (:data:`VIEW_KINDS`), seeds
+    ``first_seed .. first_seed + n_views - 1``."""
     if kind not in VIEW_KINDS:
         raise ConfigError(f"unknown view kind {kind!r}; known: {', '.join(VIEW_KINDS)}")
     cfg, tag = VIEW_KINDS[kind]
-    return ViewSet(n_views, cfg=cfg, tag=tag)
+    return ViewSet(n_views, cfg=cfg, tag=tag, first_seed=first_seed)
 
 
 class TrainingViews:

@@ -114,7 +114,7 @@ def test_rows_and_the_cli_mount():
                                          "student_fm_label_stream_x4", "student_fm_clean_stream_x4",
                                          "student_fm_cleanemb_stream_x4", "student_fm_babble_stream_x4",
                                          "student_fm_babble_ckd_stream_x4", "student_fm_tbabble_ckd_stream_x4",
-                                         "student_labels_views_babble_stream_x4"]
+                                         "student_fm_b1_tbabble_ckd_stream_x4", "student_labels_views_babble_stream_x4"]
     from edgeemo.train.views import VIEW_KINDS
 
     for row in fm.ROWS:  # every control is a row, with the same student and schedule
@@ -154,6 +154,17 @@ def test_rows_and_the_cli_mount():
     assert (teacher_only.views_label(4), teacher_only.views_label(4, teacher=True)) == ("4 standard",
                                                                                           "4 standard + 4 babble")
     assert (teacher_only.fm, teacher_only.model, teacher_only.teacher_clean_kd) == (plain.fm, plain.model, 0.5)
+    one_babble = fm.ROW_BY_NAME["student_fm_b1_tbabble_ckd_stream_x4"]  # the first of the teacher's babble views
+    assert [(v.tag, v.seeds) for v in one_babble.view_sets(4)] == [("view", (1, 2, 3, 4)), ("view-babble", (1,))]
+    assert one_babble.teacher_view_sets(4) == teacher_only.teacher_view_sets(4)  # the same teacher: one fit
+    assert (one_babble.views_label(4), one_babble.views_label(4, teacher=True)) == ("4 standard + 1 babble",
+                                                                                        "4 standard + 4 babble")
+    assert (one_babble.fm, one_babble.model, one_babble.teacher_clean_kd) == (plain.fm, plain.model, 0.5)
+    split = fm.Row("x", "x", views=True, extra_views=(("babble", 2), ("standard", 2)),
+                   teacher_extra_views=(("standard", 1),))  # a kind's seeds go on where it stopped
+    assert [(v.tag, v.seeds) for v in split.view_sets(4, teacher=True)] == [
+        ("view", (1, 2, 3, 4)), ("view-babble", (1, 2)), ("view", (5, 6, 7))]
+    assert split.views_label(4, teacher=True) == "4 standard + 2 babble + 3 standard"
     assert "function-matching" in RECIPE_COMMANDS
     with pytest.raises(fm.ConfigError, match="unknown row"):
         fm.run_function_matching(Path("/nonexistent/x"), fm.Settings(), rows=["student_kd"])
