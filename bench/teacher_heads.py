@@ -32,15 +32,17 @@ REPO = Path(__file__).resolve().parents[1]
 
 @dataclass(frozen=True)
 class Variant:
-    """A teacher: its views after the clean clip, as (kind, count), and the clean-output refit weight."""
+    """A teacher: its views after the clean clip, as (kind, count), the clean-output refit weight and
+    how many heads (seeds apart) it averages."""
 
     views: tuple[tuple[str, int], ...]
     clean_kd: float = 0.0
+    heads: int = 1
 
     def label(self) -> str:
         from edgeemo.recipes.function_matching import views_in_words
 
-        return views_in_words(self.views, self.clean_kd)
+        return views_in_words(self.views, self.clean_kd, self.heads)
 
 
 VARIANTS: dict[str, Variant] = {
@@ -49,6 +51,8 @@ VARIANTS: dict[str, Variant] = {
     "babble2": Variant((("standard", 4), ("babble", 2))),
     "babble4": Variant((("standard", 4), ("babble", 4))),
     "babble4_ckd": Variant((("standard", 4), ("babble", 4)), clean_kd=0.5),
+    "standard_x3": Variant((("standard", 4),), heads=3),
+    "babble4_ckd_x3": Variant((("standard", 4), ("babble", 4)), clean_kd=0.5, heads=3),
 }
 REFERENCE = "standard"
 
@@ -72,7 +76,7 @@ def measure(names: list[str], seeds: list[int], folds: list[int]) -> dict[str, d
             sets = [view_set(n, kind) for kind, n in v.views]
             for k in folds:
                 t0 = time.perf_counter()
-                ua = Teacher(data, k, sets, v.clean_kd).score(data, k, conditions)
+                ua = Teacher(data, k, sets, v.clean_kd, v.heads).score(data, k, conditions)
                 acc = out.setdefault(name, {}).setdefault(k, {c: 0.0 for c in conditions})
                 for c in conditions:
                     acc[c] += ua[c] / len(seeds)

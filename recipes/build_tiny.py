@@ -161,7 +161,7 @@ def train_final(row: Row, settings: Settings, data: FoldData, run: Path, *, epoc
     y = label_indices(utts, RAVDESS_LABELS)
     cfg = WhisperHeadConfig(n_layers=features.shape[2], feature_dim=features.shape[3], n_classes=len(RAVDESS_LABELS))
     head, _ = fit_whisper_head_on_views(features, y, None, cfg, HeadTrainConfig(seed=settings.seed, epochs=teacher_epochs),
-                                        clean_kd=row.teacher_clean_kd)
+                                        clean_kd=row.teacher_clean_kd, heads=row.teacher_heads)
     targets = whisper_view_targets(head, features[:, : 1 + row.view_count(settings.views)], utts)
     train_cfg = TrainConfig.from_dict({
         "out_dir": str(run / "student"), "train_folds": [0, 1, 2, 3, 4], "dev_folds": [0], "epochs": epochs,
@@ -297,6 +297,8 @@ def _views_note(r: dict[str, Any]) -> str:
     if row.teacher_clean_kd:
         notes.append(f"the teacher head refitted to say on every view what it says on the clean clip, weight "
                      f"{row.teacher_clean_kd}")
+    if row.teacher_heads > 1:
+        notes.append(f"the teacher the mean of {row.teacher_heads} such heads, seeds apart")
     return f" ({'; '.join(notes)})" if notes else ""
 
 

@@ -103,6 +103,9 @@ class Row:
     #: > 0: the teacher head is refitted to say on every view what it said on the clean clip, with
     #: this weight beside the labels (edgeemo.train.teachers.whisper_head.fit_whisper_head_on_views)
     teacher_clean_kd: float = 0.0
+    #: > 1: the teacher is the mean of this many heads fitted alike with different seeds
+    #: (edgeemo.train.teachers.whisper_head.WhisperHeadEnsemble)
+    teacher_heads: int = 1
     #: rows with the same student and schedule (labels alone, the same views, another loss): more paired Δs
     controls: tuple[str, ...] = ()
 
@@ -145,11 +148,13 @@ class Row:
         return views_in_words(self.view_parts(default, teacher=teacher))
 
 
-def views_in_words(parts: Sequence[tuple[str, int]], clean_kd: float = 0.0) -> str:
+def views_in_words(parts: Sequence[tuple[str, int]], clean_kd: float = 0.0, heads: int = 1) -> str:
     """``"4 standard + 4 babble"`` (+ ``", refitted to its clean-clip outputs (weight w)"`` when
-    ``clean_kd`` > 0): a teacher's or student's views, as tables and cards name them."""
+    ``clean_kd`` > 0, + ``", mean of n heads"`` when ``heads`` > 1): a teacher's or student's views,
+    as tables and cards name them."""
     text = " + ".join(f"{n} {kind}" for kind, n in parts)
-    return text + (f", refitted to its clean-clip outputs (weight {clean_kd})" if clean_kd else "")
+    text += f", refitted to its clean-clip outputs (weight {clean_kd})" if clean_kd else ""
+    return text + (f", mean of {heads} heads" if heads > 1 else "")
 
 
 #: A student whose conv trunk a stream computes once per column (StudentConfig, "Streamable students")
@@ -353,14 +358,17 @@ class FoldData:
 class Teacher:
     """The fold's Whisper teacher head (audio only), fitted once per process and fold."""
 
-    def __init__(self, data: FoldData, fold: int, view_sets: Sequence[Any], clean_kd: float = 0.0) -> None:
+    def __init__(self, data: FoldData, fold: int, view_sets: Sequence[Any], clean_kd: float = 0.0,
+                 heads: int = 1) -> None:
         """``view_sets``: the head's views; :attr:`features` ``[N, V + 1, L, D]`` holds them all (a
-        student's targets take the first columns: its own views)."""
+        student's targets take the first columns: its own views). ``heads`` > 1: the mean of that many
+        heads (seeds apart), each choosing its epoch on the dev fold."""
         from edgeemo.train.teachers.whisper_head import (
             HeadData,
             HeadTrainConfig,
             WhisperHeadConfig,
             fit_whisper_head_on_views,
+            predict_proba,
         )
 
         s = data.settings
@@ -373,9 +381,18 @@ class Teacher:
                                 n_classes=len(RAVDESS_LABELS))
         self.head, history = fit_whisper_head_on_views(self.features, label_indices(train, RAVDESS_LABELS), dev_data, cfg,
                                                        HeadTrainConfig(seed=s.seed, epochs=s.teacher_epochs),
-                                                       clean_kd=clean_kd)
-        best = max(history, key=lambda h: h["dev_ua"])
-        self.record: dict[str, Any] = {"best_epoch": best["epoch"], "dev_ua": 100 * best["dev_ua"]}
+                                                       clean_kd=clean_kd, heads=heads)
+        per_head: dict[int, list[dict[str, Any]]] = {}
+        for h in history:
+            per_head.setdefault(h.get("head", 0), []).append(h)
+        best = [max(h, key=lambda r: r["dev_ua"]) for h in per_head.values()]
+        if heads == 1:
+            self.record: dict[str, Any] = {"best_epoch": best[0]["epoch"], "dev_ua": 100 * best[0]["dev_ua"]}
+        else:
+            dev_ua = unweighted_accuracy(dev_data.labels, predict_proba(self.head, dev_data).argmax(1),
+                                         len(RAVDESS_LABELS))
+            self.record = {"best_epoch": int(np.median([b["epoch"] for b in best])), "dev_ua": 100 * dev_ua,
+                           "heads": heads, "head_epochs": [b["epoch"] for b in best]}
         self.seconds = time.perf_counter() - t0
 
     def score(self, data: FoldData, fold: int, conditions: Sequence[str]) -> dict[str, float]:
@@ -423,9 +440,9 @@ def run_fold(row: Row, fold: int, data: FoldData, *, runs: Path, threads: int,
     out: dict[str, Any] = {"fold": fold}
     if row.fm is not None:
         teacher_sets = row.teacher_view_sets(s.views)
-        key = (fold, row.teacher_clean_kd, *teacher_sets)
+        key = (fold, row.teacher_clean_kd, row.teacher_heads, *teacher_sets)
         if key not in teachers:
-            teachers[key] = Teacher(data, fold, teacher_sets, row.teacher_clean_kd)
+            teachers[key] = Teacher(data, fold, teacher_sets, row.teacher_clean_kd, row.teacher_heads)
         teacher = teachers[key]
         own = teacher.features[:, : 1 + row.view_count(s.views)]  # the clean clip and the student's views
         targets = whisper_view_targets(teacher.head, own, teacher.train)
@@ -602,7 +619,7 @@ def render_markdown(summary: dict[str, Any], conditions: Sequence[str], meta: di
     for n, s in summary.items():
         if "teacher_ua" in s:
             row = ROW_BY_NAME[n]
-            label = views_in_words(row.view_parts(meta["views"], teacher=True), row.teacher_clean_kd)
+            label = views_in_words(row.view_parts(meta["views"], teacher=True), row.teacher_clean_kd, row.teacher_heads)
             teachers.setdefault(label, (n, s["teacher_ua"]))
     for label, (name, t) in teachers.items():
         lines += ["", f"The Whisper teacher head itself on the same test clips (views per clip: {label}; folds "

@@ -26,6 +26,8 @@ def test_render_pairs_every_variant_with_the_standard_teacher(bench) -> None:  #
     assert "4 standard + 4 babble, refitted to its clean-clip outputs (weight 0.5)" in row
     assert row.endswith("| -0.2 (0/5) | +1.5 (5/5) |")  # clean −1 on one fold; degraded +3 on one of two conditions
     assert "| `standard` | 4 standard |" in text and "(2 seed(s) per fold)" in text
+    text = bench.render({"standard": ref, "babble4_ckd_x3": better}, [0], "--x")
+    assert "| `babble4_ckd_x3` | 4 standard + 4 babble, refitted to its clean-clip outputs (weight 0.5), mean of 3 heads |" in text
 
 
 @pytest.mark.parametrize(("argv", "message"), [

@@ -163,3 +163,32 @@ def test_clean_kd_refits_on_the_first_heads_clean_clip_outputs(monkeypatch: pyte
         return float(np.mean([(p == clean).mean() for p in views]))
 
     assert agreement(refitted) > 0.8
+
+
+def test_an_ensemble_is_the_mean_of_heads_fitted_seeds_apart() -> None:
+    """heads=2: two fits on the same rows with seeds s and s + ENSEMBLE_SEED_STEP (each with its own
+    dev-chosen epoch); logits and embeddings are their means; the first is the single head."""
+    import edgeemo.train.teachers.whisper_head as wh
+
+    train, dev, test = synthetic(160, 0), synthetic(80, 1), synthetic(100, 2)
+    features = _views_of(train, 1, seed=3)
+    cfg = WhisperHeadConfig(n_layers=LAYERS, feature_dim=DIM, n_classes=N_CLASSES, hidden=16)
+    tcfg = HeadTrainConfig(epochs=4, seed=5)
+    ensemble, history = fit_whisper_head_on_views(features, train.labels, dev, cfg, tcfg, heads=2)
+    assert isinstance(ensemble, wh.WhisperHeadEnsemble) and len(ensemble.heads) == 2 and not ensemble.training
+    assert [h["head"] for h in history] == [0] * 4 + [1] * 4
+    single, _ = fit_whisper_head_on_views(features, train.labels, dev, cfg, tcfg)
+    other, _ = fit_whisper_head_on_views(features, train.labels, dev, cfg,
+                                         HeadTrainConfig(epochs=4, seed=5 + wh.ENSEMBLE_SEED_STEP))
+    for (k, a), (_, b) in zip(ensemble.heads[0].state_dict().items(), single.state_dict().items()):
+        assert torch.equal(a, b), k
+    x = torch.from_numpy(test.features)
+    with torch.no_grad():
+        assert not torch.allclose(single(x), other(x))  # the seeds make two different heads
+        torch.testing.assert_close(ensemble(x), (single(x) + other(x)) / 2)
+        torch.testing.assert_close(ensemble.embedding(x), (single.embedding(x) + other.embedding(x)) / 2)
+    assert predict_proba(ensemble, test).shape == (100, N_CLASSES)
+    with pytest.raises(ConfigError, match="heads"):
+        fit_whisper_head_on_views(features, train.labels, None, cfg, tcfg, heads=0)
+    with pytest.raises(ConfigError, match="at least one head"):
+        wh.WhisperHeadEnsemble([])

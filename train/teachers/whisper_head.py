@@ -29,8 +29,11 @@ from ..config import DictConfig, check_minimum
 from ..schedule import set_scheduled_lr
 from ..selection import unweighted_accuracy
 
-__all__ = ["HeadData", "HeadTrainConfig", "WhisperHeadConfig", "WhisperTeacherHead", "fit_whisper_head",
-           "fit_whisper_head_on_views", "predict_logits", "predict_proba"]
+__all__ = ["HeadData", "HeadTrainConfig", "WhisperHeadConfig", "WhisperHeadEnsemble", "WhisperTeacherHead",
+           "fit_whisper_head", "fit_whisper_head_on_views", "predict_logits", "predict_proba"]
+
+#: the seeds of an ensemble's heads: ``seed + ENSEMBLE_SEED_STEP * j`` (head 0 is the single head's)
+ENSEMBLE_SEED_STEP = 100
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,30 @@ class WhisperTeacherHead(nn.Module):
             self.au_std.copy_(a.std(dim=0).clamp_min(1e-4))
 
 
+class WhisperHeadEnsemble(nn.Module):
+    """Heads fitted alike with different seeds; logits and :meth:`embedding` are their means.
+
+    One head's outputs vary by several UA points per fold from seed to seed; the mean of a few is a
+    steadier (and usually better) teacher. It stands wherever a :class:`WhisperTeacherHead` does."""
+
+    def __init__(self, heads: Sequence[WhisperTeacherHead]) -> None:
+        super().__init__()
+        if not heads:
+            raise ConfigError("an ensemble needs at least one head")
+        self.heads = nn.ModuleList(heads)
+        self.cfg = heads[0].cfg
+
+    def embedding(self, features: torch.Tensor) -> torch.Tensor:
+        """The heads' layer-weighted pooled features, averaged ``[B, feature_dim]``."""
+        return torch.stack([h.embedding(features) for h in self.heads]).mean(0)
+
+    def forward(
+        self, features: torch.Tensor, au: torch.Tensor | None = None, video_present: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The heads' logits, averaged ``[B, n_classes]``."""
+        return torch.stack([h(features, au, video_present) for h in self.heads]).mean(0)
+
+
 def _class_weights(labels: np.ndarray, n_classes: int) -> torch.Tensor:
     counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
     w = np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / n_classes, 0.0)
@@ -167,7 +194,7 @@ def _class_weights(labels: np.ndarray, n_classes: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def predict_logits(model: WhisperTeacherHead, data: HeadData, *, with_video: bool = True, batch: int = 512) -> np.ndarray:
+def predict_logits(model: WhisperTeacherHead | WhisperHeadEnsemble, data: HeadData, *, with_video: bool = True, batch: int = 512) -> np.ndarray:
     """Class logits ``[N, n_classes]`` (video used when the model and ``data`` have it)."""
     model.eval()
     out = []
@@ -180,7 +207,7 @@ def predict_logits(model: WhisperTeacherHead, data: HeadData, *, with_video: boo
     return np.concatenate(out) if out else np.zeros((0, model.cfg.n_classes), np.float32)
 
 
-def predict_proba(model: WhisperTeacherHead, data: HeadData, *, with_video: bool = True, batch: int = 512) -> np.ndarray:
+def predict_proba(model: WhisperTeacherHead | WhisperHeadEnsemble, data: HeadData, *, with_video: bool = True, batch: int = 512) -> np.ndarray:
     """Class probabilities ``[N, n_classes]`` (video used when the model and ``data`` have it)."""
     logits = predict_logits(model, data, with_video=with_video, batch=batch)
     return torch.softmax(torch.from_numpy(logits), dim=1).numpy()
@@ -261,7 +288,8 @@ def fit_whisper_head_on_views(
     tcfg: HeadTrainConfig = HeadTrainConfig(),
     *,
     clean_kd: float = 0.0,
-) -> tuple[WhisperTeacherHead, list[dict[str, Any]]]:
+    heads: int = 1,
+) -> tuple[WhisperTeacherHead | WhisperHeadEnsemble, list[dict[str, Any]]]:
     """A head on every view of every clip: ``features [N, V + 1, layers, dim]`` (column 0 the clean
     clip, then its augmented views), ``labels [N]``.
 
@@ -269,11 +297,25 @@ def fit_whisper_head_on_views(
     the first head's T-softened outputs *on the clean clip* for every view of that clip (weight
     ``clean_kd``, :attr:`HeadTrainConfig.kd_temperature`): the head learns to say on a degraded view
     what it says on the clean speech, a self-distillation across views on frozen features. Returns
-    the (last) head and its history."""
+    the (last) head and its history.
+
+    With ``heads > 1`` that is done ``heads`` times, with seeds ``tcfg.seed + ENSEMBLE_SEED_STEP * j``
+    (each picks its own epoch on ``dev``), and a :class:`WhisperHeadEnsemble` of them is returned; the
+    history's records then carry ``"head": j``."""
     if features.ndim != 4 or features.shape[0] != len(labels):
         raise ConfigError(f"features must be [clips={len(labels)}, views, layers, dim], got {features.shape}")
     if not 0.0 <= clean_kd <= 1.0:
         raise ConfigError(f"clean_kd must be in [0, 1], got {clean_kd}")
+    if heads < 1:
+        raise ConfigError(f"heads must be >= 1, got {heads}")
+    if heads > 1:
+        members, history = [], []
+        for j in range(heads):
+            seeded = HeadTrainConfig.from_dict({**tcfg.to_dict(), "seed": tcfg.seed + ENSEMBLE_SEED_STEP * j})
+            head, h = fit_whisper_head_on_views(features, labels, dev, cfg, seeded, clean_kd=clean_kd)
+            members.append(head)
+            history += [{**r, "head": j} for r in h]
+        return WhisperHeadEnsemble(members).eval(), history
     n, v = features.shape[:2]
     rows = HeadData(features=features.reshape(n * v, *features.shape[2:]), labels=np.repeat(labels, v))
     head, history = fit_whisper_head(rows, dev, cfg, tcfg)
