@@ -64,9 +64,10 @@ def _row_results(results: Path, row: str, settings: Settings) -> dict[int, dict[
 
 def final_epochs(per_fold: dict[int, dict[str, Any]]) -> tuple[int, int]:
     """(student, teacher) epoch counts: the medians of what the folds' dev actors chose (epochs are
-    counted from 1; the folds record the 0-based best epoch)."""
+    counted from 1; the folds record the student's best epoch 0-based, the teacher head's 1-based,
+    as its history counts them)."""
     student = int(np.median([per_fold[k]["best_epoch"] + 1 for k in sorted(per_fold)]))
-    teachers = [per_fold[k]["teacher"]["best_epoch"] + 1 for k in sorted(per_fold) if "teacher" in per_fold[k]]
+    teachers = [per_fold[k]["teacher"]["best_epoch"] for k in sorted(per_fold) if "teacher" in per_fold[k]]
     return student, int(np.median(teachers)) if teachers else 0
 
 

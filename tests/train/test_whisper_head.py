@@ -48,6 +48,7 @@ def test_head_learns_the_informative_layer_and_generalises() -> None:
     weights = model.layer_weights().detach().numpy()
     assert weights.argmax() == 3 and weights.sum() == pytest.approx(1.0, abs=1e-5)
     assert len(history) == 15 and all("dev_ua" in h for h in history)
+    assert [h["epoch"] for h in history] == list(range(1, 16))  # 1-based (build-tiny's final_epochs relies on it)
     # the kept model is the best dev epoch
     best = max(h["dev_ua"] for h in history)
     assert accuracy(model, dev) == pytest.approx(best, abs=0.05)
