@@ -194,7 +194,8 @@ def _class_weights(labels: np.ndarray, n_classes: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def predict_logits(model: WhisperTeacherHead | WhisperHeadEnsemble, data: HeadData, *, with_video: bool = True, batch: int = 512) -> np.ndarray:
+def predict_logits(model: WhisperTeacherHead | WhisperHeadEnsemble, data: HeadData, *, with_video: bool = True,
+                   batch: int = 512) -> np.ndarray:
     """Class logits ``[N, n_classes]`` (video used when the model and ``data`` have it)."""
     model.eval()
     out = []
@@ -207,7 +208,8 @@ def predict_logits(model: WhisperTeacherHead | WhisperHeadEnsemble, data: HeadDa
     return np.concatenate(out) if out else np.zeros((0, model.cfg.n_classes), np.float32)
 
 
-def predict_proba(model: WhisperTeacherHead | WhisperHeadEnsemble, data: HeadData, *, with_video: bool = True, batch: int = 512) -> np.ndarray:
+def predict_proba(model: WhisperTeacherHead | WhisperHeadEnsemble, data: HeadData, *, with_video: bool = True,
+                  batch: int = 512) -> np.ndarray:
     """Class probabilities ``[N, n_classes]`` (video used when the model and ``data`` have it)."""
     logits = predict_logits(model, data, with_video=with_video, batch=batch)
     return torch.softmax(torch.from_numpy(logits), dim=1).numpy()
