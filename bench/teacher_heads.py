@@ -59,11 +59,10 @@ REFERENCE = "standard"
 
 def measure(names: list[str], seeds: list[int], folds: list[int]) -> dict[str, dict[int, dict[str, float]]]:
     """``{variant: {fold: {condition: UA %}}}``, each fold's UA the mean over ``seeds``."""
-    from edgeemo.recipes.function_matching import FoldData, Settings, Teacher
+    from edgeemo.recipes.function_matching import FoldData, Settings, Teacher, view_sets_of
     from edgeemo.train.config import set_torch_threads
     from edgeemo.train.data import find_data_root
     from edgeemo.train.degrade import EVAL_CONDITIONS
-    from edgeemo.train.views import view_set
 
     set_torch_threads(1)
     root = find_data_root(None)
@@ -73,7 +72,7 @@ def measure(names: list[str], seeds: list[int], folds: list[int]) -> dict[str, d
         data = FoldData(root, Settings(seed=seed), progress=False)
         for name in names:
             v = VARIANTS[name]
-            sets = [view_set(n, kind) for kind, n in v.views]
+            sets = view_sets_of(v.views)
             for k in folds:
                 t0 = time.perf_counter()
                 ua = Teacher(data, k, sets, v.clean_kd, v.heads).score(data, k, conditions)

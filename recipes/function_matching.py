@@ -30,8 +30,9 @@ targets of every view); ``student_fm_babble_stream_x4`` (``_x4`` with 4 babble v
 ``Row.extra_views``, for teacher and student), ``student_fm_babble_ckd_stream_x4`` (the same with
 the teacher head refitted to its clean-clip outputs, ``Row.teacher_clean_kd``),
 ``student_fm_tbabble_ckd_stream_x4`` (that teacher, the student on the standard views alone:
-``Row.teacher_extra_views``) and the labels control on the babble views. A row's ``controls`` give
-more paired Δs.
+``Row.teacher_extra_views``), ``student_fm_b1_tbabble_ckd_stream_x4`` (that teacher, the student
+on its standard views and the first of its babble views) and the labels control on the babble
+views. ``Row.teacher_heads`` averages several teacher heads. A row's ``controls`` give more paired Δs.
 
 Resumable: every finished (row, fold) is merged into ``OUT.json`` under a file lock (several
 processes may share one ``--out``, e.g. one per row), keyed by a hash of the settings; student
@@ -73,7 +74,8 @@ from edgeemo.train.selection import paired_delta, speaker_bootstrap, unweighted_
 
 from .report import plot_conditions, read_state
 
-__all__ = ["ROWS", "Row", "Settings", "function_matching_command", "run_function_matching"]
+__all__ = ["ROWS", "Row", "Settings", "function_matching_command", "merge_view_parts", "run_function_matching",
+           "view_sets_of", "views_in_words"]
 
 REFERENCE = "student_labels"
 VIEW_AUGMENT: dict[str, Any] = {"noise_prob": 0.0}  # the views carry noise (the teacher saw them without more)
@@ -118,26 +120,12 @@ class Row:
         ``default``: ``--views``), then ``extra_views``; with ``teacher``, then ``teacher_extra_views``.
         Neighbours of one kind merge (1 babble, then 3 teacher-only babble: ``("babble", 4)``)."""
         parts = [(self.view_kind, default if self.n_views is None else self.n_views), *self.extra_views]
-        merged: list[tuple[str, int]] = []
-        for kind, n in parts + list(self.teacher_extra_views) if teacher else parts:
-            if merged and merged[-1][0] == kind:
-                merged[-1] = (kind, merged[-1][1] + n)
-            else:
-                merged.append((kind, n))
-        return merged
+        return merge_view_parts(parts + list(self.teacher_extra_views) if teacher else parts)
 
     def view_sets(self, default: int, *, teacher: bool = False) -> tuple[Any, ...]:
-        """The :class:`~edgeemo.train.views.ViewSet` s of :meth:`view_parts`; a kind's seeds go on where
-        its earlier views stopped (1..n, then n+1..), so the teacher's extra views are never the
-        student's again and the student's views are the first of the teacher's."""
-        from edgeemo.train.views import view_set
-
-        used: dict[str, int] = {}
-        sets = []
-        for kind, n in self.view_parts(default, teacher=teacher):
-            sets.append(view_set(n, kind, first_seed=used.get(kind, 0) + 1))
-            used[kind] = used.get(kind, 0) + n
-        return tuple(sets)
+        """:func:`view_sets_of` :meth:`view_parts`: the teacher's extra views are never the student's
+        again, and the student's views are the first of the teacher's."""
+        return view_sets_of(self.view_parts(default, teacher=teacher))
 
     def teacher_view_sets(self, default: int) -> tuple[Any, ...]:
         """The teacher head's views: :meth:`view_sets`, then ``teacher_extra_views``."""
@@ -146,6 +134,31 @@ class Row:
     def views_label(self, default: int, *, teacher: bool = False) -> str:
         """``"4 standard"``, ``"4 standard + 4 babble"``: :meth:`view_parts` in words."""
         return views_in_words(self.view_parts(default, teacher=teacher))
+
+
+def merge_view_parts(parts: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
+    """``parts`` ((kind, count), in order) with neighbours of one kind merged: ``[("babble", 1),
+    ("babble", 3)]`` → ``[("babble", 4)]``."""
+    merged: list[tuple[str, int]] = []
+    for kind, n in parts:
+        if merged and merged[-1][0] == kind:
+            merged[-1] = (kind, merged[-1][1] + n)
+        else:
+            merged.append((kind, n))
+    return merged
+
+
+def view_sets_of(parts: Sequence[tuple[str, int]]) -> tuple[Any, ...]:
+    """The :class:`~edgeemo.train.views.ViewSet` s of ``parts`` ((kind, count), in order); a kind's
+    seeds go on where its earlier views stopped (1..n, then n+1..), so no view appears twice."""
+    from edgeemo.train.views import view_set
+
+    used: dict[str, int] = {}
+    sets = []
+    for kind, n in parts:
+        sets.append(view_set(n, kind, first_seed=used.get(kind, 0) + 1))
+        used[kind] = used.get(kind, 0) + n
+    return tuple(sets)
 
 
 def views_in_words(parts: Sequence[tuple[str, int]], clean_kd: float = 0.0, heads: int = 1) -> str:

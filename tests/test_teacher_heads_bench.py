@@ -30,6 +30,16 @@ def test_render_pairs_every_variant_with_the_standard_teacher(bench) -> None:  #
     assert "| `babble4_ckd_x3` | 4 standard + 4 babble, refitted to its clean-clip outputs (weight 0.5), mean of 3 heads |" in text
 
 
+def test_a_variant_is_the_teacher_of_the_recipe_rows_with_its_views(bench) -> None:  # type: ignore[no-untyped-def]
+    from edgeemo.recipes.function_matching import ROW_BY_NAME, view_sets_of
+
+    assert view_sets_of(bench.VARIANTS["babble4_ckd"].views) == \
+        ROW_BY_NAME["student_fm_b1_tbabble_ckd_stream_x4"].teacher_view_sets(4)
+    assert view_sets_of(bench.VARIANTS["standard"].views) == ROW_BY_NAME["student_fm_stream_x4"].teacher_view_sets(4)
+    assert [(v.tag, v.seeds) for v in view_sets_of([("babble", 1), ("standard", 2), ("babble", 2)])] == [
+        ("view-babble", (1,)), ("view", (1, 2)), ("view-babble", (2, 3))]  # no view twice
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["--variants", "standard,robot"], "unknown variant(s) robot"),
     (["--variants", ","], "(none given)"),

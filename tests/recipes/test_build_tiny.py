@@ -53,6 +53,12 @@ def test_the_card_reports_the_measured_numbers():
     assert "8 augmented views per clip (4 standard + 4 babble;" in babble_card
     teacher_card = bt.render_card({**report, "row": "student_fm_tbabble_ckd_stream_x4"})
     assert "on 4 augmented views per clip (the teacher head also trained on 4 standard + 4 babble views" in teacher_card
+    import dataclasses
+
+    ensemble = dataclasses.replace(bt.ROW_BY_NAME["student_fm_tbabble_ckd_stream_x4"], name="x", teacher_heads=3)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(bt.ROW_BY_NAME, "x", ensemble)
+        assert "; the teacher the mean of 3 such heads, seeds apart)" in bt.render_card({**report, "row": "x"})
 
 
 def test_missing_fold_models_are_named(tmp_path: Path, data_root: Path):

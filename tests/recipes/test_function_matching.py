@@ -165,6 +165,7 @@ def test_rows_and_the_cli_mount():
     assert [(v.tag, v.seeds) for v in split.view_sets(4, teacher=True)] == [
         ("view", (1, 2, 3, 4)), ("view-babble", (1, 2)), ("view", (5, 6, 7))]
     assert split.views_label(4, teacher=True) == "4 standard + 2 babble + 3 standard"
+    assert fm.merge_view_parts([("babble", 1), ("babble", 3), ("standard", 2)]) == [("babble", 4), ("standard", 2)]
     assert "function-matching" in RECIPE_COMMANDS
     with pytest.raises(fm.ConfigError, match="unknown row"):
         fm.run_function_matching(Path("/nonexistent/x"), fm.Settings(), rows=["student_kd"])
