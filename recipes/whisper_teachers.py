@@ -16,7 +16,11 @@ Rows:
 * ``whisper_head_views`` — the same head trained on the clean clips plus ``--views`` augmented
   views per clip (:func:`edgeemo.train.degrade.make_view`);
 * ``whisper_av_head`` / ``whisper_av_head_views`` — audio + the 35 OpenFace AUs, video removed
-  from 30 % of training rows; scored with video (clean) and speech-only (clean and degraded).
+  from 30 % of training rows; scored with video (clean) and speech-only (clean and degraded);
+* ``whisper_head_views_x3`` / ``whisper_av_head_views_x3`` — the mean of three such heads fitted
+  with seeds ``seed + 100 j`` (:class:`~edgeemo.train.teachers.whisper_head.WhisperHeadEnsemble`),
+  each choosing its own epoch on the dev fold; their deltas against the single head are paired by
+  fold in ``OUT.md``.
 
 Test clips are degraded with :data:`edgeemo.train.degrade.EVAL_CONDITIONS` (babble from other
 speakers' clips). Writes ``OUT.json`` (per-fold results and pooled out-of-fold predictions),
@@ -67,6 +71,8 @@ class Row:
     layer: int | None = None  # lr: one hidden state, None = all
     views: bool = False
     video: bool = False
+    heads: int = 1  # head rows: the mean of this many heads fitted seeds apart
+    single: str | None = None  # the one-head row an ensemble row is paired against
 
 
 ROWS: tuple[Row, ...] = (
@@ -77,6 +83,10 @@ ROWS: tuple[Row, ...] = (
     Row("whisper_head_views", "head", "the same head, clean + augmented views", views=True),
     Row("whisper_av_head", "head", "audio + AUs (video dropped from 30 % of training rows)", video=True),
     Row("whisper_av_head_views", "head", "audio + AUs, clean + augmented views", views=True, video=True),
+    Row("whisper_head_views_x3", "head", "mean of 3 `whisper_head_views` heads fitted seeds apart", views=True,
+        heads=3, single="whisper_head_views"),
+    Row("whisper_av_head_views_x3", "head", "mean of 3 `whisper_av_head_views` heads fitted seeds apart",
+        views=True, video=True, heads=3, single="whisper_av_head_views"),
 )
 ROW_BY_NAME = {r.name: r for r in ROWS}
 
@@ -150,9 +160,11 @@ def run_fold(row: Row, fold: int, bank: FeatureBank, au: np.ndarray, y: np.ndarr
     """Out-of-fold predictions of one row on one fold, for every test condition (heads: at most
     ``epochs``, the count chosen on the dev fold)."""
     from edgeemo.train.teachers.whisper_head import (
+        ENSEMBLE_SEED_STEP,
         HeadData,
         HeadTrainConfig,
         WhisperHeadConfig,
+        WhisperHeadEnsemble,
         fit_whisper_head,
         predict_proba,
     )
@@ -184,18 +196,27 @@ def run_fold(row: Row, fold: int, bank: FeatureBank, au: np.ndarray, y: np.ndarr
                 au=np.concatenate([au[index]] * len(sets)) if row.video else None,
             )
 
-        _, history = fit_whisper_head(rows(tr, row.views), rows(dv, False), cfg, HeadTrainConfig(seed=seed, epochs=epochs))
-        best_epoch = max(history, key=lambda h: h["dev_ua"])["epoch"]
-        model, _ = fit_whisper_head(rows(np.concatenate([tr, dv]), row.views), None, cfg,
-                                    HeadTrainConfig(seed=seed, epochs=best_epoch))
-        out["epochs"] = best_epoch
+        members, head_epochs = [], []
+        for j in range(row.heads):
+            head_seed = seed + ENSEMBLE_SEED_STEP * j
+            _, history = fit_whisper_head(rows(tr, row.views), rows(dv, False), cfg,
+                                          HeadTrainConfig(seed=head_seed, epochs=epochs))
+            best_epoch = max(history, key=lambda h: h["dev_ua"])["epoch"]
+            head, _ = fit_whisper_head(rows(np.concatenate([tr, dv]), row.views), None, cfg,
+                                       HeadTrainConfig(seed=head_seed, epochs=best_epoch))
+            members.append(head)
+            head_epochs.append(best_epoch)
+        model = members[0] if row.heads == 1 else WhisperHeadEnsemble(members).eval()
+        out["epochs"] = head_epochs[0] if row.heads == 1 else int(np.median(head_epochs))
+        if row.heads > 1:
+            out["head_epochs"] = head_epochs
         for name, feats in bank.conditions.items():
             test = HeadData(features=feats[te], labels=y[te], au=au[te] if row.video else None)
             out["pred"][name] = predict_proba(model, test, with_video=False).argmax(axis=1).tolist()
         if row.video:
             test = HeadData(features=bank.clean[te], labels=y[te], au=au[te])
             out["pred"]["clean_with_video"] = predict_proba(model, test, with_video=True).argmax(axis=1).tolist()
-        out["layer_weights"] = model.layer_weights().detach().numpy().round(4).tolist()
+        out["layer_weights"] = np.mean([m.layer_weights().detach().numpy() for m in members], axis=0).round(4).tolist()
     out["seconds"] = round(time.perf_counter() - t0, 2)
     out["ua"] = {name: 100 * unweighted_accuracy(y[te], np.array(p), len(RAVDESS_LABELS)) for name, p in out["pred"].items()}
     return out
@@ -223,6 +244,17 @@ def _summary(rows: Sequence[Row], results: dict[str, dict[int, dict[str, Any]]],
             s["delta_vs_reference"] = paired_delta({k: v["ua"]["clean"] for k, v in per_fold.items()}, ref).to_dict()
             s["delta_interval"] = speaker_bootstrap(
                 y, [pooled(row.name, "clean"), pooled(REFERENCE, "clean")], speakers, n_classes
+            ).to_dict()
+        single = results.get(row.single or "", {})
+        if row.single and len(single) == N_FOLDS:
+            s["delta_vs_single"] = {
+                cond: paired_delta({k: v["ua"][cond] for k, v in per_fold.items()},
+                                   {k: v["ua"][cond] for k, v in single.items()}).to_dict()
+                for cond in ["clean", *(["clean_with_video"] if row.video else [])]
+            }
+            s["delta_vs_single"]["mean_degraded"] = paired_delta(
+                {k: float(np.mean([v["ua"][c] for c in conditions if c != "clean"])) for k, v in per_fold.items()},
+                {k: float(np.mean([v["ua"][c] for c in conditions if c != "clean"])) for k, v in single.items()},
             ).to_dict()
         summary[row.name] = s
     return summary
@@ -257,6 +289,14 @@ def _markdown(summary: dict[str, Any], conditions: Sequence[str], meta: dict[str
               "| row | " + " | ".join(degraded) + " |", "|---|" + "---|" * len(degraded)]
     for name, s in summary.items():
         lines.append(f"| {name} | " + " | ".join(f"{s['ua'][c]:.1f}" for c in degraded) + " |")
+    ensembles = [(r, summary[r.name]["delta_vs_single"]) for r in ROWS if "delta_vs_single" in summary.get(r.name, {})]
+    if ensembles:
+        lines += ["", "Ensembles against their single head (paired by fold, folds won):", "",
+                  "| row | against | Δ clean | Δ with video | Δ mean of 8 degraded |", "|---|---|---|---|---|"]
+        for r, d in ensembles:
+            cells = ["–" if c not in d else f"{d[c]['mean']:+.1f} ± {d[c]['sd']:.1f} ({d[c]['won']}/5)"
+                     for c in ("clean", "clean_with_video", "mean_degraded")]
+            lines.append(f"| {r.name} | {r.single} | " + " | ".join(cells) + " |")
     lines += ["", "Rows:", ""] + [f"- `{r.name}`: {r.description}" for r in ROWS if r.name in summary]
     lines += ["", f"Feature extraction in the run that wrote this (cached after it): {meta['feature_seconds']:.0f} s; "
               f"fitting, summed over rows and folds (across resumed runs): {meta['fit_seconds']:.0f} s, one "

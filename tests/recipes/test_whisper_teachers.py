@@ -65,6 +65,32 @@ def test_summary_pairs_rows_and_writes_a_report(tmp_path: Path) -> None:
     assert (tmp_path / "p.png").stat().st_size > 1000
 
 
+def test_an_ensemble_row_averages_three_heads_and_is_paired_with_its_single_head(tmp_path: Path) -> None:
+    bank = fake_bank()
+    single, ensemble = wt.ROW_BY_NAME["whisper_av_head_views"], wt.ROW_BY_NAME["whisper_av_head_views_x3"]
+    assert ensemble.heads == 3 and ensemble.single == single.name and ensemble.views == single.views
+    results = {r.name: {k: wt.run_fold(r, k, bank, bank.au, bank.y, epochs=4) for k in range(N_FOLDS)}
+               for r in (single, ensemble)}
+    for k in range(N_FOLDS):
+        one, three = results[single.name][k], results[ensemble.name][k]
+        assert len(three["head_epochs"]) == 3 and "head_epochs" not in one
+        # head 0 of the ensemble is the single head (same seed), so its epoch is the single row's
+        assert three["head_epochs"][0] == one["epochs"]
+        assert three["epochs"] == int(np.median(three["head_epochs"]))
+        assert set(three["pred"]) == set(one["pred"])
+    speakers = np.array([u.speaker for u in bank.utts])
+    summary = wt._summary([single, ensemble], results, bank.y, speakers, CONDITIONS)
+    d = summary[ensemble.name]["delta_vs_single"]
+    assert set(d) == {"clean", "clean_with_video", "mean_degraded"}
+    want = np.mean([results[ensemble.name][k]["ua"]["clean"] - results[single.name][k]["ua"]["clean"]
+                    for k in range(N_FOLDS)])
+    assert d["clean"]["mean"] == pytest.approx(want)
+    assert "delta_vs_single" not in summary[single.name]
+    text = wt._markdown(summary, CONDITIONS, {"size": "tiny.en", "views": 1, "feature_seconds": 1.0,
+                                              "fit_seconds": 1.0, "command": "test"})
+    assert "| whisper_av_head_views_x3 | whisper_av_head_views |" in text
+
+
 def test_a_damaged_state_file_is_a_config_error(tmp_path: Path) -> None:
     from edgeemo.errors import ConfigError
     from edgeemo.recipes.report import read_state
