@@ -256,6 +256,11 @@ ROWS: tuple[Row, ...] = (
         extra_views=(("babble", 1),), teacher_extra_views=(("babble", 3),), teacher_clean_kd=0.5,
         controls=("student_fm_tbabble_ckd_stream_x4", "student_fm_babble_ckd_stream_x4", "student_fm_stream_x4",
                   "student_labels_stream_x4")),
+    Row("student_fm_t3_stream_x4", ("student_fm_stream_x4 with its teacher the mean of 3 heads fitted seeds 100 "
+                                    "apart (WhisperHeadEnsemble, each head its own dev epoch): a steadier teacher, "
+                                    "the student and its views unchanged"),
+        views=True, fm={"label_weight": 0.0}, augment=FM_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4,
+        teacher_heads=3, controls=("student_fm_stream_x4", "student_labels_stream_x4")),
     Row("student_labels_views_babble_stream_x4", ("student_labels_views_stream_x4 on the views of "
                                                   "student_fm_babble_stream_x4 (labels, no teacher, no mixup)"),
         views=True, augment=VIEW_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4, extra_views=(("babble", 4),)),

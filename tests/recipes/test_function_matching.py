@@ -114,7 +114,8 @@ def test_rows_and_the_cli_mount():
                                          "student_fm_label_stream_x4", "student_fm_clean_stream_x4",
                                          "student_fm_cleanemb_stream_x4", "student_fm_babble_stream_x4",
                                          "student_fm_babble_ckd_stream_x4", "student_fm_tbabble_ckd_stream_x4",
-                                         "student_fm_b1_tbabble_ckd_stream_x4", "student_labels_views_babble_stream_x4"]
+                                         "student_fm_b1_tbabble_ckd_stream_x4", "student_fm_t3_stream_x4",
+                                         "student_labels_views_babble_stream_x4"]
     from edgeemo.train.views import VIEW_KINDS
 
     for row in fm.ROWS:  # every control is a row, with the same student and schedule
@@ -128,6 +129,10 @@ def test_rows_and_the_cli_mount():
     v8 = fm.ROW_BY_NAME["student_fm_v8_stream_x4"]
     assert (v8.fm, v8.augment, v8.model, v8.view_kind) == (plain.fm, plain.augment, plain.model, plain.view_kind)
     assert (v8.view_count(4), plain.view_count(4), plain.view_count(2)) == (8, 4, 2)
+    t3 = fm.ROW_BY_NAME["student_fm_t3_stream_x4"]  # only the teacher differs: three heads instead of one
+    assert (t3.teacher_heads, plain.teacher_heads) == (3, 1)
+    assert (t3.fm, t3.augment, t3.model, t3.view_sets(4), t3.teacher_view_sets(4), t3.teacher_clean_kd) == (
+        plain.fm, plain.augment, plain.model, plain.view_sets(4), plain.teacher_view_sets(4), plain.teacher_clean_kd)
     assert fm.ROW_BY_NAME["student_fm_stream"].model == fm.STREAMABLE_MODEL
     assert fm.ROW_BY_NAME["student_fm"].fm == {"label_weight": 0.0}
     assert fm.ROW_BY_NAME["student_fm_label"].fm == {"label_weight": 0.5}
