@@ -32,7 +32,8 @@ the teacher head refitted to its clean-clip outputs, ``Row.teacher_clean_kd``),
 ``student_fm_tbabble_ckd_stream_x4`` (that teacher, the student on the standard views alone:
 ``Row.teacher_extra_views``), ``student_fm_b1_tbabble_ckd_stream_x4`` (that teacher, the student
 on its standard views and the first of its babble views) and the labels control on the babble
-views. ``Row.teacher_heads`` averages several teacher heads. A row's ``controls`` give more paired Δs.
+views. ``Row.teacher_heads`` averages several teacher heads (``student_fm_t3_stream_x4``: ``_x4`` with
+the mean of three). A row's ``controls`` give more paired Δs.
 
 Resumable: every finished (row, fold) is merged into ``OUT.json`` under a file lock (several
 processes may share one ``--out``, e.g. one per row), keyed by a hash of the settings; student
