@@ -247,15 +247,16 @@ def _summary(rows: Sequence[Row], results: dict[str, dict[int, dict[str, Any]]],
             ).to_dict()
         single = results.get(row.single or "", {})
         if row.single and len(single) == N_FOLDS:
+
+            def by_fold(folds: dict[int, dict[str, Any]], cond: str) -> dict[int, float]:
+                if cond == "mean_degraded":
+                    return {k: float(np.mean([v["ua"][c] for c in conditions if c != "clean"])) for k, v in folds.items()}
+                return {k: v["ua"][cond] for k, v in folds.items()}
+
             s["delta_vs_single"] = {
-                cond: paired_delta({k: v["ua"][cond] for k, v in per_fold.items()},
-                                   {k: v["ua"][cond] for k, v in single.items()}).to_dict()
-                for cond in ["clean", *(["clean_with_video"] if row.video else [])]
+                cond: paired_delta(by_fold(per_fold, cond), by_fold(single, cond)).to_dict()
+                for cond in ["clean", *(["clean_with_video"] if row.video else []), "mean_degraded"]
             }
-            s["delta_vs_single"]["mean_degraded"] = paired_delta(
-                {k: float(np.mean([v["ua"][c] for c in conditions if c != "clean"])) for k, v in per_fold.items()},
-                {k: float(np.mean([v["ua"][c] for c in conditions if c != "clean"])) for k, v in single.items()},
-            ).to_dict()
         summary[row.name] = s
     return summary
 

@@ -65,7 +65,7 @@ def test_summary_pairs_rows_and_writes_a_report(tmp_path: Path) -> None:
     assert (tmp_path / "p.png").stat().st_size > 1000
 
 
-def test_an_ensemble_row_averages_three_heads_and_is_paired_with_its_single_head(tmp_path: Path) -> None:
+def test_an_ensemble_row_averages_three_heads_and_is_paired_with_its_single_head() -> None:
     bank = fake_bank()
     single, ensemble = wt.ROW_BY_NAME["whisper_av_head_views"], wt.ROW_BY_NAME["whisper_av_head_views_x3"]
     assert ensemble.heads == 3 and ensemble.single == single.name and ensemble.views == single.views
