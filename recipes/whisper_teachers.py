@@ -160,11 +160,11 @@ def run_fold(row: Row, fold: int, bank: FeatureBank, au: np.ndarray, y: np.ndarr
     """Out-of-fold predictions of one row on one fold, for every test condition (heads: at most
     ``epochs``, the count chosen on the dev fold)."""
     from edgeemo.train.teachers.whisper_head import (
-        ENSEMBLE_SEED_STEP,
         HeadData,
         HeadTrainConfig,
         WhisperHeadConfig,
         WhisperHeadEnsemble,
+        ensemble_seeds,
         fit_whisper_head,
         predict_proba,
     )
@@ -197,8 +197,7 @@ def run_fold(row: Row, fold: int, bank: FeatureBank, au: np.ndarray, y: np.ndarr
             )
 
         members, head_epochs = [], []
-        for j in range(row.heads):
-            head_seed = seed + ENSEMBLE_SEED_STEP * j
+        for head_seed in ensemble_seeds(seed, row.heads):
             _, history = fit_whisper_head(rows(tr, row.views), rows(dv, False), cfg,
                                           HeadTrainConfig(seed=head_seed, epochs=epochs))
             best_epoch = max(history, key=lambda h: h["dev_ua"])["epoch"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -53,8 +54,6 @@ def test_the_card_reports_the_measured_numbers():
     assert "8 augmented views per clip (4 standard + 4 babble;" in babble_card
     teacher_card = bt.render_card({**report, "row": "student_fm_tbabble_ckd_stream_x4"})
     assert "on 4 augmented views per clip (the teacher head also trained on 4 standard + 4 babble views" in teacher_card
-    import dataclasses
-
     ensemble = dataclasses.replace(bt.ROW_BY_NAME["student_fm_tbabble_ckd_stream_x4"], name="x", teacher_heads=3)
     with pytest.MonkeyPatch.context() as mp:
         mp.setitem(bt.ROW_BY_NAME, "x", ensemble)

@@ -178,6 +178,7 @@ def test_an_ensemble_is_the_mean_of_heads_fitted_seeds_apart() -> None:
     ensemble, history = fit_whisper_head_on_views(features, train.labels, dev, cfg, tcfg, heads=2)
     assert isinstance(ensemble, wh.WhisperHeadEnsemble) and len(ensemble.heads) == 2 and not ensemble.training
     assert [h["head"] for h in history] == [0] * 4 + [1] * 4
+    assert wh.ensemble_seeds(5, 3) == [5, 5 + wh.ENSEMBLE_SEED_STEP, 5 + 2 * wh.ENSEMBLE_SEED_STEP]
     single, _ = fit_whisper_head_on_views(features, train.labels, dev, cfg, tcfg)
     other, _ = fit_whisper_head_on_views(features, train.labels, dev, cfg,
                                          HeadTrainConfig(epochs=4, seed=5 + wh.ENSEMBLE_SEED_STEP))

@@ -30,10 +30,15 @@ from ..schedule import set_scheduled_lr
 from ..selection import unweighted_accuracy
 
 __all__ = ["HeadData", "HeadTrainConfig", "WhisperHeadConfig", "WhisperHeadEnsemble", "WhisperTeacherHead",
-           "fit_whisper_head", "fit_whisper_head_on_views", "predict_logits", "predict_proba"]
+           "ensemble_seeds", "fit_whisper_head", "fit_whisper_head_on_views", "predict_logits", "predict_proba"]
 
 #: the seeds of an ensemble's heads: ``seed + ENSEMBLE_SEED_STEP * j`` (head 0 is the single head's)
 ENSEMBLE_SEED_STEP = 100
+
+
+def ensemble_seeds(seed: int, heads: int) -> list[int]:
+    """The seeds of an ensemble of ``heads`` heads: ``seed + ENSEMBLE_SEED_STEP * j`` (head 0's is ``seed``)."""
+    return [seed + ENSEMBLE_SEED_STEP * j for j in range(heads)]
 
 
 @dataclass(frozen=True)
@@ -312,8 +317,8 @@ def fit_whisper_head_on_views(
         raise ConfigError(f"heads must be >= 1, got {heads}")
     if heads > 1:
         members, history = [], []
-        for j in range(heads):
-            seeded = HeadTrainConfig.from_dict({**tcfg.to_dict(), "seed": tcfg.seed + ENSEMBLE_SEED_STEP * j})
+        for j, head_seed in enumerate(ensemble_seeds(tcfg.seed, heads)):
+            seeded = HeadTrainConfig.from_dict({**tcfg.to_dict(), "seed": head_seed})
             head, h = fit_whisper_head_on_views(features, labels, dev, cfg, seeded, clean_kd=clean_kd)
             members.append(head)
             history += [{**r, "head": j} for r in h]
