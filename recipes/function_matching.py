@@ -33,7 +33,8 @@ the teacher head refitted to its clean-clip outputs, ``Row.teacher_clean_kd``),
 ``Row.teacher_extra_views``), ``student_fm_b1_tbabble_ckd_stream_x4`` (that teacher, the student
 on its standard views and the first of its babble views) and the labels control on the babble
 views. ``Row.teacher_heads`` averages several teacher heads (``student_fm_t3_stream_x4``: ``_x4`` with
-the mean of three). A row's ``controls`` give more paired Δs.
+the mean of three). ``student_fm_stream_x8`` and ``student_fm_b1_tbabble_ckd_stream_x8``: those two recipes
+trained twice as long again (320 epochs). A row's ``controls`` give more paired Δs.
 
 Resumable: every finished (row, fold) is merged into ``OUT.json`` under a file lock (several
 processes may share one ``--out``, e.g. one per row), keyed by a hash of the settings; student
@@ -262,6 +263,14 @@ ROWS: tuple[Row, ...] = (
                                     "the student and its views unchanged"),
         views=True, fm={"label_weight": 0.0}, augment=FM_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4,
         teacher_heads=3, controls=("student_fm_stream_x4", "student_labels_stream_x4")),
+    Row("student_fm_stream_x8", ("student_fm_stream_x4 trained twice as long again (320 epochs at the defaults): "
+                                 "x2 -> x4 gave +6.7 clean with the dev epoch 70-80 % into the schedule"),
+        views=True, fm={"label_weight": 0.0}, augment=FM_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=8,
+        controls=("student_fm_stream_x4", "student_labels_stream_x4")),
+    Row("student_fm_b1_tbabble_ckd_stream_x8", "student_fm_b1_tbabble_ckd_stream_x4 for 320 epochs",
+        views=True, fm={"label_weight": 0.0}, augment=FM_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=8,
+        extra_views=(("babble", 1),), teacher_extra_views=(("babble", 3),), teacher_clean_kd=0.5,
+        controls=("student_fm_b1_tbabble_ckd_stream_x4", "student_fm_stream_x8", "student_fm_stream_x4")),
     Row("student_labels_views_babble_stream_x4", ("student_labels_views_stream_x4 on the views of "
                                                   "student_fm_babble_stream_x4 (labels, no teacher, no mixup)"),
         views=True, augment=VIEW_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4, extra_views=(("babble", 4),)),

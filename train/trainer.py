@@ -142,25 +142,53 @@ def _result_defining(train_cfg: dict[str, Any]) -> dict[str, Any]:
             if k not in _NON_RESULT_OPTIONS and not (k in _LATER_OPTIONS and v == _LATER_OPTIONS[k])}
 
 
+@dataclass(frozen=True)
+class ClipWindowBatches:
+    """Clips cut into windows per the contract and batched as :func:`predict_clips` runs them:
+    ``batches`` of audio ``[b, window]`` or, after :meth:`to_logmel`, of log-mel ``[b, n_mels, frames]``
+    (the fixed front end computed once: the trainer scores its dev clips every epoch), and
+    ``counts``, the windows of each clip in order."""
+
+    batches: tuple[torch.Tensor, ...]
+    counts: tuple[int, ...]
+    logmel: bool = False
+
+    @classmethod
+    def of(cls, waves: Sequence[np.ndarray], window: int, hop: int, batch_windows: int = 64) -> ClipWindowBatches:
+        """The windows of ``waves`` (zero-padded when shorter than a window), ``batch_windows`` per batch."""
+        per_clip = [clip_windows(w, window, hop) for w in waves]
+        flat = np.concatenate(per_clip)
+        batches = tuple(torch.from_numpy(flat[i : i + batch_windows]) for i in range(0, len(flat), batch_windows))
+        return cls(batches=batches, counts=tuple(len(w) for w in per_clip))
+
+    @torch.no_grad()
+    def to_logmel(self, frontend: nn.Module) -> ClipWindowBatches:
+        """The same batches through ``frontend`` (a :class:`~edgeemo.train.frontend.LogMelFrontend`)."""
+        if self.logmel:
+            return self
+        return ClipWindowBatches(batches=tuple(frontend(b) for b in self.batches), counts=self.counts, logmel=True)
+
+
 @torch.no_grad()
+def predict_window_batches(model: StudentNet, windows: ClipWindowBatches) -> np.ndarray:
+    """Clip probabilities ``[n_clips, n_labels]``: the mean of the softmax over each clip's windows."""
+    model.eval()
+    device = next(model.parameters()).device
+    probs = []
+    for batch in windows.batches:
+        x = batch.to(device)
+        out = model.forward_features(model.normalize(x)) if windows.logmel else model(x)
+        probs.append(torch.softmax(out["logits"], dim=1).cpu().numpy())
+    all_probs = np.concatenate(probs)
+    bounds = np.cumsum((0, *windows.counts))
+    return np.stack([all_probs[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:])])
+
+
 def predict_clips(model: StudentNet, waves: Sequence[np.ndarray], batch_windows: int = 64) -> np.ndarray:
     """Clip probabilities ``[n_clips, n_labels]``: mean of window softmax, windows per the contract."""
-    model.eval()
     cfg = model.cfg
-    device = next(model.parameters()).device
-    per_clip = [clip_windows(w, cfg.window_samples, cfg.hop_samples) for w in waves]
-    flat = np.concatenate(per_clip)
-    probs = []
-    with torch.no_grad():
-        for i in range(0, len(flat), batch_windows):
-            logits = model(torch.from_numpy(flat[i : i + batch_windows]).to(device))["logits"]
-            probs.append(torch.softmax(logits, dim=1).cpu().numpy())
-    all_probs = np.concatenate(probs)
-    out, pos = [], 0
-    for windows in per_clip:
-        out.append(all_probs[pos : pos + len(windows)].mean(axis=0))
-        pos += len(windows)
-    return np.stack(out)
+    return predict_window_batches(model, ClipWindowBatches.of(waves, cfg.window_samples, cfg.hop_samples,
+                                                              batch_windows))
 
 
 class _TrainForward(nn.Module):
@@ -270,6 +298,8 @@ class StudentTrainer:
                     self.feats.append([logmel(speed_perturb(wave, f, sr)) for f in self.cfg.augment.speed_factors])
             rng = np.random.default_rng(1234)
             self.noise_feats = frontend(torch.from_numpy(noise_bank(sr * 20, rng)))
+        # the dev clips are scored twice an epoch (raw and EMA weights): their front end once, here
+        self.dev_windows = ClipWindowBatches.of(self.dev_waves, window, self.model_cfg.hop_samples).to_logmel(frontend)
         self.n_frames = self.model_cfg.frontend.n_frames(window)
         counts = np.bincount(self.train_y, minlength=len(self.model_cfg.labels)).astype(np.float64)
         weights = counts.sum() / np.maximum(counts, 1) / len(counts)
@@ -469,7 +499,7 @@ class StudentTrainer:
         # Both the raw weights and their EMA are candidates; the dev set picks (EMA lags early on).
         candidates = {"raw": model, "ema": ema.model}
         dev_scores = {
-            name: score(self.dev_y, predict_clips(m, self.dev_waves).argmax(1), len(self.model_cfg.labels))
+            name: score(self.dev_y, predict_window_batches(m, self.dev_windows).argmax(1), len(self.model_cfg.labels))
             for name, m in candidates.items()
         }
         model.train()
@@ -509,7 +539,7 @@ class StudentTrainer:
         best_ckpt = load_checkpoint(self.out / "best")
         model = StudentNet(self.model_cfg)
         model.load_state_dict(best_ckpt.weights)
-        probs = predict_clips(model, self.dev_waves)
+        probs = predict_window_batches(model, self.dev_windows)
         dev = score(self.dev_y, probs.argmax(1), len(self.model_cfg.labels))
         if write:
             save_confusion_png(self.dev_y, probs.argmax(1), self.model_cfg.labels, self.out / "confusion_dev.png",

@@ -10,6 +10,7 @@ import pytest
 
 from edgeemo.errors import ConfigError
 from edgeemo.train.checkpoint import load_checkpoint
+from edgeemo.train.models.student import StudentNet
 from edgeemo.train.trainer import StudentTrainer
 
 from .conftest import tiny_train_config
@@ -66,3 +67,32 @@ def test_unknown_option_is_rejected():
 
     with pytest.raises(ConfigError, match="unknown training option"):
         TrainConfig.from_dict({"epochz": 3})
+
+
+@pytest.mark.parametrize("streamable", [False, True])
+def test_dev_scoring_from_cached_logmels_equals_predict_clips(tmp_path: Path, tiny_subset, streamable):
+    """The trainer scores dev from log-mels computed once; the probabilities are predict_clips' own."""
+    import torch
+
+    from edgeemo.train.data import load_waves
+    from edgeemo.train.trainer import ClipWindowBatches, predict_clips, predict_window_batches
+
+    model_opts = ({"normalization": "local_max", "time_padding": "valid", "time_pools": (5, 2, 1),
+                   "channels": (4, 8, 8, 8)} if streamable else {})
+    trainer = StudentTrainer(tiny_train_config(tmp_path / "run", **model_opts), utterances=tiny_subset,
+                             progress=False)
+    trainer._prepare()
+    torch.manual_seed(0)
+    model = StudentNet(trainer.model_cfg)
+    model.input_norm.running_mean.fill_(-3.0)  # non-trivial eval statistics
+    waves = load_waves(trainer.dev_utts, trainer.model_cfg.frontend.sample_rate)
+    assert sum(len(b) for b in trainer.dev_windows.batches) == sum(trainer.dev_windows.counts) > len(waves)
+    assert trainer.dev_windows.logmel
+    expected = predict_clips(model, waves, batch_windows=64)
+    np.testing.assert_array_equal(predict_window_batches(model, trainer.dev_windows), expected)
+    audio = ClipWindowBatches.of(waves, trainer.model_cfg.window_samples, trainer.model_cfg.hop_samples)
+    np.testing.assert_array_equal(predict_window_batches(model, audio), expected)
+    assert expected.shape == (len(waves), 8) and np.allclose(expected.sum(axis=1), 1.0, atol=1e-5)
+    # not merely self-consistent: another model's scores differ
+    other = StudentNet(trainer.model_cfg)
+    assert not np.allclose(predict_window_batches(other, trainer.dev_windows), expected)
