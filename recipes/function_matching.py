@@ -76,8 +76,9 @@ from edgeemo.train.selection import paired_delta, speaker_bootstrap, unweighted_
 
 from .report import plot_conditions, read_state
 
-__all__ = ["ROWS", "Row", "Settings", "function_matching_command", "merge_view_parts", "run_function_matching",
-           "view_sets_of", "views_in_words"]
+__all__ = ["ROWS", "Row", "Settings", "at_last_epoch", "function_matching_command", "last_vs_dev_choice",
+           "merge_view_parts", "rescore_last_epochs", "run_function_matching", "score_last_epoch", "view_sets_of",
+           "views_in_words"]
 
 REFERENCE = "student_labels"
 VIEW_AUGMENT: dict[str, Any] = {"noise_prob": 0.0}  # the views carry noise (the teacher saw them without more)
@@ -266,11 +267,11 @@ ROWS: tuple[Row, ...] = (
     Row("student_fm_stream_x8", ("student_fm_stream_x4 trained twice as long again (320 epochs at the defaults): "
                                  "x2 -> x4 gave +6.7 clean with the dev epoch 70-80 % into the schedule"),
         views=True, fm={"label_weight": 0.0}, augment=FM_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=8,
-        controls=("student_fm_stream_x4", "student_labels_stream_x4")),
+        controls=("student_fm_stream_x4",)),
     Row("student_fm_b1_tbabble_ckd_stream_x8", "student_fm_b1_tbabble_ckd_stream_x4 for 320 epochs",
         views=True, fm={"label_weight": 0.0}, augment=FM_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=8,
         extra_views=(("babble", 1),), teacher_extra_views=(("babble", 3),), teacher_clean_kd=0.5,
-        controls=("student_fm_b1_tbabble_ckd_stream_x4", "student_fm_stream_x8", "student_fm_stream_x4")),
+        controls=("student_fm_b1_tbabble_ckd_stream_x4", "student_fm_stream_x8")),
     Row("student_labels_views_babble_stream_x4", ("student_labels_views_stream_x4 on the views of "
                                                   "student_fm_babble_stream_x4 (labels, no teacher, no mixup)"),
         views=True, augment=VIEW_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4, extra_views=(("babble", 4),)),
@@ -456,7 +457,7 @@ def run_fold(row: Row, fold: int, data: FoldData, *, runs: Path, threads: int,
         whisper_view_targets,
     )
     from edgeemo.train.models.student import load_student
-    from edgeemo.train.trainer import StudentTrainer, predict_clips
+    from edgeemo.train.trainer import StudentTrainer
     from edgeemo.train.views import TrainingViews
 
     s = data.settings
@@ -483,14 +484,85 @@ def run_fold(row: Row, fold: int, data: FoldData, *, runs: Path, threads: int,
     result = trainer.fit()
     model, _ = load_student(result.best_dir)
     y = label_indices(test, RAVDESS_LABELS)
+    waves = {name: data.condition_waves(test, name) for name in conditions}
     out["test_index"] = [data.index[str(u.path)] for u in test]
-    out["pred"] = {name: predict_clips(model, data.condition_waves(test, name)).argmax(1).tolist() for name in conditions}
-    out["ua"] = {name: 100 * unweighted_accuracy(y, np.array(p), len(RAVDESS_LABELS)) for name, p in out["pred"].items()}
+    out.update(_test_scores(model, waves, y))
+    out["last"] = score_last_epoch(Path(cfg.out_dir), cfg.epochs, waves, y)
     out["dev_ua"] = 100 * result.dev.ua
     out["best_epoch"] = result.best_epoch
     out["train_seconds"] = round(result.seconds, 1)
     out["seconds"] = round(time.perf_counter() - t0, 1)
     return out
+
+
+def _test_scores(model: Any, waves: dict[str, list[np.ndarray]], y: np.ndarray) -> dict[str, Any]:
+    """``{"pred": {condition: labels}, "ua": {condition: UA %}}`` of ``model`` on the test waves."""
+    from edgeemo.train.trainer import predict_clips
+
+    pred = {name: predict_clips(model, w).argmax(1).tolist() for name, w in waves.items()}
+    return {"pred": pred, "ua": {name: 100 * unweighted_accuracy(y, np.array(p), len(RAVDESS_LABELS))
+                                 for name, p in pred.items()}}
+
+
+def score_last_epoch(run_dir: Path, epochs: int, waves: dict[str, list[np.ndarray]], y: np.ndarray) -> dict[str, Any]:
+    """The test scores of a finished run's *last* epoch, its moving average (EMA) weights: the model
+    a build with a fixed epoch count ships (``recipe build-tiny``), with no choice made on the dev
+    actors. ``{"epoch", "weights": "ema", "pred", "ua"}``; a run that has not reached ``epochs`` is
+    refused."""
+    from edgeemo.train.checkpoint import load_checkpoint
+    from edgeemo.train.models.student import load_student
+
+    last = Path(run_dir) / "last"
+    ckpt = load_checkpoint(last, with_state=True)
+    if int(ckpt.config["epoch"]) != epochs - 1:
+        raise ConfigError(f"{last} stopped at epoch {int(ckpt.config['epoch']) + 1} of {epochs}: finish the run first")
+    model, _ = load_student(last)
+    model.load_state_dict((ckpt.trainer_state or {})["ema"])
+    return {"epoch": epochs - 1, "weights": "ema", **_test_scores(model.eval(), waves, y)}
+
+
+def _same_run(run_dir: Path, result: dict[str, Any]) -> bool:
+    """Whether ``run_dir``'s dev-chosen checkpoint is the one ``result`` was scored with (epoch and dev UA)."""
+    from edgeemo.train.checkpoint import load_checkpoint
+
+    best = load_checkpoint(run_dir / "best").config
+    return int(best["epoch"]) == int(result["best_epoch"]) and abs(100 * best["dev"]["ua"] - result["dev_ua"]) < 1e-6
+
+
+def rescore_last_epochs(out: Path, settings: Settings, *, rows: Sequence[str] | None = None,
+                        folds: Sequence[int] = tuple(range(N_FOLDS)), runs: Path = Path("runs/function_matching"),
+                        data: str | None = None, command: str = "") -> list[tuple[str, int]]:
+    """Add :func:`score_last_epoch` to the finished (row, fold) results in OUT.json that lack it and
+    whose run folder is still under ``runs`` (no training); then rewrite the report. Returns what
+    was scored; a fold's degraded test audio is made once for all its rows."""
+    from edgeemo.train.degrade import EVAL_CONDITIONS
+
+    state_path = out.with_suffix(".json")
+    results = _load(state_path, settings)
+    names = [n for n in (rows or [r.name for r in ROWS]) if n in results]
+    todo = [(n, k) for k in folds for n in names
+            if k in results[n] and "last" not in results[n][k]
+            and (Path(runs) / settings.key() / n / f"fold{k}" / "last").exists()]
+    fold_data = FoldData(find_data_root(data), settings, progress=False)
+    done = []
+    for k in sorted({k for _, k in todo}):
+        _, _, test = fold_data.split(k)
+        y = label_indices(test, RAVDESS_LABELS)
+        waves = {name: fold_data.condition_waves(test, name) for name in EVAL_CONDITIONS}
+        for name in [n for n, kk in todo if kk == k]:
+            row = ROW_BY_NAME[name]
+            run_dir = Path(runs) / settings.key() / name / f"fold{k}"
+            if not _same_run(run_dir, results[name][k]):
+                click.echo(f"{name} fold {k}: {run_dir} holds another run than OUT.json's (a rerun?); skipped",
+                           err=True)
+                continue
+            last = score_last_epoch(run_dir, settings.epochs * row.epoch_factor, waves, y)
+            with _locked(state_path) as state:
+                state["runs"][settings.key()]["results"][name][str(k)]["last"] = last
+            done.append((name, k))
+            click.echo(f"{name} fold {k}: last epoch clean UA {last['ua']['clean']:.1f}", err=True)
+    write_report(out, settings, command, data)
+    return done
 
 
 # ---------------------------------------------------------------- state (several writers)
@@ -567,6 +639,31 @@ def summarize(results: dict[str, dict[int, dict[str, Any]]], y: np.ndarray, spea
     return summary
 
 
+def at_last_epoch(results: dict[str, dict[int, dict[str, Any]]]) -> dict[str, dict[int, dict[str, Any]]]:
+    """``results`` with each fold's predictions those of its last epoch's EMA (:func:`score_last_epoch`);
+    folds without them are left out, and rows left with none."""
+    last = {row: {k: {**r, "pred": r["last"]["pred"], "ua": r["last"]["ua"]} for k, r in per.items() if "last" in r}
+            for row, per in results.items()}
+    return {row: per for row, per in last.items() if per}
+
+
+def last_vs_dev_choice(results: dict[str, dict[int, dict[str, Any]]], conditions: Sequence[str]) -> dict[str, Any]:
+    """Per row, the paired Δ (clean, mean degraded) of the last epoch's EMA against the dev-chosen
+    checkpoint of the same runs."""
+    degraded = [c for c in conditions if c != "clean"]
+    out = {}
+    for row, per in at_last_epoch(results).items():
+        chosen = {k: results[row][k] for k in per}
+
+        def mean_deg(r: dict[int, dict[str, Any]]) -> dict[int, float]:
+            return {k: float(np.mean([r[k]["ua"][c] for c in degraded])) for k in r}
+
+        out[row] = {"delta": paired_delta({k: r["ua"]["clean"] for k, r in per.items()},
+                                          {k: r["ua"]["clean"] for k, r in chosen.items()}).to_dict(),
+                    "delta_degraded": paired_delta(mean_deg(per), mean_deg(chosen)).to_dict() if degraded else None}
+    return out
+
+
 def _paired(name: str, per_fold: dict[int, dict[str, Any]], ref_name: str, ref: dict[int, dict[str, Any]],
             y: np.ndarray, speakers: np.ndarray, degraded: Sequence[str]) -> dict[str, Any]:
     """Paired Δ of a row against another on the folds both have: clean, mean degraded, and the
@@ -604,7 +701,51 @@ def _interval(ci: dict[str, Any] | None) -> str:
     return "–" if ci is None else f"[{ci['low']:+.1f}, {ci['high']:+.1f}]"
 
 
-def render_markdown(summary: dict[str, Any], conditions: Sequence[str], meta: dict[str, Any]) -> str:
+def _condition_and_control_tables(summary: dict[str, Any], degraded: Sequence[str]) -> list[str]:
+    """Markdown lines: UA per degraded condition, then the paired Δs against each row's controls."""
+    lines: list[str] = []
+    if degraded:
+        lines += ["", "Per condition (mean over the folds measured):", "",
+                  "| row | " + " | ".join(degraded) + " |", "|---|" + "---|" * len(degraded)]
+        for name, s in summary.items():
+            lines.append(f"| {name} | " + " | ".join(f"{s['ua'][c]:.1f}" for c in degraded) + " |")
+    controlled = [(n, c) for n, s in summary.items() for c in s.get("controls", ())]
+    if controlled:
+        lines += ["", "Against controls with the same student (labels alone, the same views, one loss less, or the "
+                  "same recipe on a shorter schedule; paired, the folds both have):", "",
+                  "| row | control | folds | Δ clean (folds won) | 95 % CI of Δ | Δ degraded |",
+                  "|---|---|---|---|---|---|"]
+        for name, c in controlled:
+            lines.append(f"| {name} | {c['row']} | {','.join(map(str, c['delta']['folds']))} | {_delta(c['delta'])} | "
+                         f"{_interval(c.get('delta_interval'))} | {_delta(c.get('delta_degraded'))} |")
+    return lines
+
+
+def _last_epoch_section(last: dict[str, Any], vs_chosen: dict[str, Any], degraded: Sequence[str]) -> list[str]:
+    """Markdown lines: the same tables for each fold's last epoch (EMA), and its Δ vs the dev choice."""
+    lines = ["", "## At the end of the schedule: the last epoch's moving average, no dev choice", "",
+             "What a build with a fixed epoch count ships (`recipe build-tiny` trains all 20 actors and keeps the "
+             "last epoch's EMA): the same runs scored at their last epoch instead of the epoch their dev actors "
+             "chose. `Δ vs dev choice`: paired per fold against the dev-chosen checkpoint of the same run.", "",
+             "| row | folds | clean | 95 % CI | Δ clean vs student_labels | mean of degraded | worst condition | "
+             "Δ clean vs dev choice | Δ degraded vs dev choice |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name, s in last.items():
+        ci, v = s["interval_clean"], vs_chosen.get(name, {})
+        worst = min(degraded, key=lambda c: s["ua"][c]) if degraded else None
+        worst_text = "–" if worst is None else f"{s['ua'][worst]:.1f} ({worst})"
+        deg = "–" if s["mean_degraded"] is None else f"{s['mean_degraded']:.1f}"
+        lines.append(
+            f"| {name} | {','.join(map(str, s['folds']))} | {_pm(s['ua']['clean'], s['ua_sd']['clean'])} | "
+            f"[{ci['low']:.1f}, {ci['high']:.1f}] | {_delta(s.get('delta'))} | {deg} | {worst_text} | "
+            f"{_delta(v.get('delta'))} | {_delta(v.get('delta_degraded'))} |")
+    return lines + _condition_and_control_tables(last, degraded)
+
+
+def render_markdown(summary: dict[str, Any], conditions: Sequence[str], meta: dict[str, Any],
+                    last: dict[str, Any] | None = None, vs_chosen: dict[str, Any] | None = None) -> str:
+    """OUT.md: the dev-chosen checkpoints' tables, the teachers, and (``last``: :func:`summarize` of
+    :func:`at_last_epoch`) the same at the end of the schedule."""
     degraded = [c for c in conditions if c != "clean"]
     lines = [
         "# Function matching vs labels: the tiny student on the actor folds, clean and degraded",
@@ -628,20 +769,7 @@ def render_markdown(summary: dict[str, Any], conditions: Sequence[str], meta: di
             f"{_interval(dci)} | {deg} | "
             f"{_delta(s.get('delta_degraded'))} | {s['dev_ua']:.1f} | {s['seconds'] / 60:.1f} |"
         )
-    if degraded:
-        lines += ["", "Per condition (mean over the folds measured):", "",
-                  "| row | " + " | ".join(degraded) + " |", "|---|" + "---|" * len(degraded)]
-        for name, s in summary.items():
-            lines.append(f"| {name} | " + " | ".join(f"{s['ua'][c]:.1f}" for c in degraded) + " |")
-    controlled = [(n, c) for n, s in summary.items() for c in s.get("controls", ())]
-    if controlled:
-        lines += ["", "Against controls with the same student and schedule (labels alone, the same views, or one loss "
-                  "less; paired, the folds both have):", "",
-                  "| row | control | folds | Δ clean (folds won) | 95 % CI of Δ | Δ degraded |",
-                  "|---|---|---|---|---|---|"]
-        for name, c in controlled:
-            lines.append(f"| {name} | {c['row']} | {','.join(map(str, c['delta']['folds']))} | {_delta(c['delta'])} | "
-                         f"{_interval(c.get('delta_interval'))} | {_delta(c.get('delta_degraded'))} |")
+    lines += _condition_and_control_tables(summary, degraded)
     # the views in words -> the first row with a teacher on them
     teachers: dict[str, tuple[str, dict[str, float]]] = {}
     for n, s in summary.items():
@@ -652,6 +780,8 @@ def render_markdown(summary: dict[str, Any], conditions: Sequence[str], meta: di
     for label, (name, t) in teachers.items():
         lines += ["", f"The Whisper teacher head itself on the same test clips (views per clip: {label}; folds "
                   f"of `{name}`): clean {t['clean']:.1f}" + "".join(f", {c} {t[c]:.1f}" for c in degraded) + "."]
+    if last:
+        lines += _last_epoch_section(last, vs_chosen or {}, degraded)
     lines += ["", "Rows:", ""] + [f"- `{r.name}`: {r.description}" for r in ROWS if r.name in summary]
     return "\n".join(lines) + "\n"
 
@@ -674,11 +804,14 @@ def write_report(out: Path, settings: Settings, command: str, data: str | None =
         entry = state.get("runs", {}).get(settings.key(), {})
         results = {r: {int(k): v for k, v in per.items()} for r, per in entry.get("results", {}).items()}
         summary = summarize(results, y, speakers, conditions)
+        last = summarize(at_last_epoch(results), y, speakers, conditions)
+        vs_chosen = last_vs_dev_choice(results, conditions)
         if entry:
             entry["summary"] = summary
+            entry["summary_last_epoch"] = {name: {**s, "vs_dev_choice": vs_chosen[name]} for name, s in last.items()}
         if summary:
             meta = {**settings.__dict__, "command": command}
-            atomic_write_text(out.with_suffix(".md"), render_markdown(summary, conditions, meta))
+            atomic_write_text(out.with_suffix(".md"), render_markdown(summary, conditions, meta, last, vs_chosen))
             render_plot(summary, conditions, out.with_suffix(".png"))
     return summary
 
@@ -730,12 +863,21 @@ def run_function_matching(out: Path, settings: Settings, *, rows: Sequence[str] 
 @click.option("--runs", default="runs/function_matching", show_default=True, help="Student checkpoints (resumable).")
 @click.option("--data", default=None, help="Data root holding ravdess/.")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
+@click.option("--rescore-last", is_flag=True,
+              help="Train nothing: score the last epoch's EMA of finished runs still under --runs whose results lack it.")
 def function_matching_command(out: str, epochs: int, n_views: int, folds: str, rows: str | None, threads: int,
                               clips_per_actor: int | None, max_steps: int | None, seed: int, runs: str,
-                              data: str | None, no_progress: bool) -> None:
+                              data: str | None, no_progress: bool, rescore_last: bool) -> None:
     """Students on the actor folds: labels vs function matching with a Whisper teacher (resumable)."""
     settings = Settings(epochs=epochs, views=n_views, seed=seed, clips_per_actor=clips_per_actor, max_steps=max_steps)
     command = f"--epochs {epochs} --views {n_views}" + (f" --clips-per-actor {clips_per_actor}" if clips_per_actor else "")
+    if rescore_last:
+        set_torch_threads(threads)
+        done = rescore_last_epochs(Path(out), settings, rows=rows.split(",") if rows else None,
+                                   folds=[int(f) for f in folds.split(",")], runs=Path(runs), data=data,
+                                   command=command)
+        click.echo(f"scored the last epoch of {len(done)} finished fold run(s); wrote {Path(out).with_suffix('.md')}")
+        return
     summary = run_function_matching(
         Path(out), settings, rows=rows.split(",") if rows else None, folds=[int(f) for f in folds.split(",")],
         runs=Path(runs), threads=threads, data=data, progress=not no_progress, command=command,

@@ -115,14 +115,23 @@ def test_rows_and_the_cli_mount():
                                          "student_fm_cleanemb_stream_x4", "student_fm_babble_stream_x4",
                                          "student_fm_babble_ckd_stream_x4", "student_fm_tbabble_ckd_stream_x4",
                                          "student_fm_b1_tbabble_ckd_stream_x4", "student_fm_t3_stream_x4",
+                                         "student_fm_stream_x8", "student_fm_b1_tbabble_ckd_stream_x8",
                                          "student_labels_views_babble_stream_x4"]
     from edgeemo.train.views import VIEW_KINDS
 
-    for row in fm.ROWS:  # every control is a row, with the same student and schedule
+    def recipe(r):  # everything but the schedule
+        return {k: v for k, v in r.__dict__.items() if k not in ("name", "description", "epoch_factor", "controls")}
+
+    for row in fm.ROWS:  # every control is a row with the same student: the same schedule, or only a shorter one
         assert row.view_kind in VIEW_KINDS, row.name
         for control in row.controls:
             other = fm.ROW_BY_NAME[control]
-            assert (other.model, other.epoch_factor) == (row.model, row.epoch_factor), (row.name, control)
+            assert other.model == row.model, (row.name, control)
+            assert other.epoch_factor == row.epoch_factor or (
+                other.epoch_factor < row.epoch_factor and recipe(other) == recipe(row)), (row.name, control)
+    for name in ("student_fm_stream", "student_fm_b1_tbabble_ckd_stream"):  # x8: x4 twice as long, nothing else
+        x4, x8 = fm.ROW_BY_NAME[name + "_x4"], fm.ROW_BY_NAME[name + "_x8"]
+        assert recipe(x4) == recipe(x8) and (x4.epoch_factor, x8.epoch_factor) == (4, 8)
     talker, plain = fm.ROW_BY_NAME["student_fm_talker_stream_x4"], fm.ROW_BY_NAME["student_fm_stream_x4"]
     assert talker.view_kind == "talker" and plain.view_kind == "standard"
     assert (talker.fm, talker.augment, talker.views) == (plain.fm, plain.augment, plain.views)  # only the views differ
@@ -174,3 +183,64 @@ def test_rows_and_the_cli_mount():
     assert "function-matching" in RECIPE_COMMANDS
     with pytest.raises(fm.ConfigError, match="unknown row"):
         fm.run_function_matching(Path("/nonexistent/x"), fm.Settings(), rows=["student_kd"])
+
+
+def test_the_last_epoch_is_summarised_beside_the_dev_choice():
+    results, y, speakers = _fake_results(np.random.default_rng(4), folds=(0, 1, 2))
+    later, _, _ = _fake_results(np.random.default_rng(5), folds=(0, 1, 2))
+    for name in ("student_labels", "student_fm"):
+        for k in (0, 1):  # fold 2 has no last-epoch scores (a run scored before they existed)
+            results[name][k]["last"] = {"epoch": 9, "weights": "ema", "pred": later[name][k]["pred"],
+                                        "ua": later[name][k]["ua"]}
+    last = fm.at_last_epoch(results)
+    assert {n: sorted(per) for n, per in last.items()} == {"student_labels": [0, 1], "student_fm": [0, 1]}
+    assert last["student_fm"][1]["ua"] == later["student_fm"][1]["ua"] and results["student_fm"][1]["ua"] != last[
+        "student_fm"][1]["ua"]
+    vs = fm.last_vs_dev_choice(results, CONDITIONS)
+    by_fold = [later["student_fm"][k]["ua"]["clean"] - results["student_fm"][k]["ua"]["clean"] for k in (0, 1)]
+    assert vs["student_fm"]["delta"]["mean"] == pytest.approx(np.mean(by_fold))
+    assert tuple(vs["student_fm"]["delta"]["folds"]) == (0, 1)
+    summary, summary_last = (fm.summarize(r, y, speakers, CONDITIONS) for r in (results, last))
+    assert summary["student_fm"]["folds"] == [0, 1, 2] and summary_last["student_fm"]["folds"] == [0, 1]
+    text = fm.render_markdown(summary, CONDITIONS, {"epochs": 40, "views": 4, "size": "tiny.en", "command": "--x"},
+                              summary_last, vs)
+    section = text[text.index("## At the end of the schedule"):]
+    assert "| student_fm | 0,1 |" in section and "Rows:" in section
+    assert "| student_fm | 0,1,2 |" in text[: text.index("## At the end of the schedule")]
+    assert fm.at_last_epoch({"student_fm": {0: {"ua": {}, "pred": {}}}}) == {}
+
+
+def test_an_unfinished_run_has_no_last_epoch_score(tmp_path: Path):
+    from edgeemo.errors import ConfigError
+    from edgeemo.train.checkpoint import save_checkpoint
+
+    save_checkpoint(tmp_path / "last", config={"kind": "student", "epoch": 4}, weights={}, trainer_state={"ema": {}})
+    with pytest.raises(ConfigError, match="stopped at epoch 5 of 10"):
+        fm.score_last_epoch(tmp_path, 10, {}, np.zeros(0, dtype=int))
+
+
+@pytest.mark.slow
+def test_the_last_epoch_score_is_the_ema_of_a_real_run(tmp_path: Path, data_root: Path):
+    from edgeemo.train.checkpoint import load_checkpoint
+    from edgeemo.train.data import RAVDESS_LABELS, label_indices, load_ravdess, load_waves
+    from edgeemo.train.models.student import load_student
+    from edgeemo.train.trainer import StudentTrainer, TrainConfig, predict_clips
+
+    utts = load_ravdess(data_root)
+    train = [u for u in utts if u.split == "train"][:24]
+    dev = [u for u in utts if u.split == "dev"][:8]
+    cfg = TrainConfig.from_dict(dict(out_dir=str(tmp_path / "run"), epochs=2, batch_size=8, max_steps_per_epoch=2,
+                                     channels=(4, 8), embedding_dim=16, num_threads=1, warmup_epochs=1, seed=3))
+    StudentTrainer(cfg, utterances=train + dev, progress=False).fit()
+    waves, y = {"clean": load_waves(dev, 16000)}, label_indices(dev, RAVDESS_LABELS)
+    last = fm.score_last_epoch(tmp_path / "run", 2, waves, y)
+    assert (last["epoch"], last["weights"]) == (1, "ema") and len(last["pred"]["clean"]) == len(dev)
+    model, _ = load_student(tmp_path / "run" / "last")
+    raw = predict_clips(model, waves["clean"])
+    model.load_state_dict(load_checkpoint(tmp_path / "run" / "last", with_state=True).trainer_state["ema"])
+    ema = predict_clips(model, waves["clean"])
+    assert not np.allclose(raw, ema)  # the moving average is not the raw weights
+    assert last["pred"]["clean"] == ema.argmax(1).tolist()
+    assert last["ua"]["clean"] == pytest.approx(100 * fm.unweighted_accuracy(y, ema.argmax(1), 8))
+    with pytest.raises(fm.ConfigError, match="stopped at epoch 2 of 3"):
+        fm.score_last_epoch(tmp_path / "run", 3, waves, y)
