@@ -4,8 +4,13 @@
     edgeemo recipe build-tiny                                      # final model, export, card
 
 The recipe is fixed by the five actor folds of ``recipe function-matching`` (one row, ``--row``):
-its settings, the student's epoch count (the median of the epochs its folds chose on their dev
-actors) and the teacher's (likewise). This command then
+its settings, the student's epoch count and the teacher's (the median of the epochs its folds chose
+on their dev actors). ``--fold-weights`` says which weights of each fold run stand for the recipe:
+``dev-choice`` (the default) the epoch the dev actors chose, and the final student trains for the
+median of those epochs; ``last-epoch`` the moving average (EMA) of the run's last epoch, and the
+final student trains the folds' whole schedule: the model the fold scores measure is then the one
+that ships, with no choice made on dev actors (the folds' results need their last-epoch scores:
+``recipe function-matching --rescore-last``). This command then
 
 1. scores the row's five fold models as ONNX files, float32 and INT8 (each quantized on windows of
    its own training actors), on their test actors, clean and under the eight degraded conditions;
@@ -38,7 +43,7 @@ from edgeemo.fileio import atomic_write_text
 from .function_matching import ROW_BY_NAME, FoldData, Row, Settings
 from .report import read_state
 
-__all__ = ["SHIPPED_FILE", "SHIPPED_ROW", "build_tiny", "build_tiny_command", "claim_run_folder"]
+__all__ = ["FOLD_WEIGHTS", "SHIPPED_FILE", "SHIPPED_ROW", "build_tiny", "build_tiny_command", "claim_run_folder"]
 
 SHIPPED_ROW = "student_fm_stream_x4"
 SHIPPED_FILE = "edgeemo-tiny-ravdess.onnx"
@@ -48,6 +53,8 @@ MODEL_VERSION = "0.3.0"
 RESULTS = "docs/results/function_matching.json"
 BUILD_REPORT = "tiny_build.json"
 MODEL_NAME = "edgeemo-tiny-ravdess"
+#: which weights of a fold run stand for the recipe (see the module docstring); the first is the default
+FOLD_WEIGHTS = ("dev-choice", "last-epoch")
 
 
 def _row_results(results: Path, row: str, settings: Settings) -> dict[int, dict[str, Any]]:
@@ -71,27 +78,65 @@ def final_epochs(per_fold: dict[int, dict[str, Any]]) -> tuple[int, int]:
     return student, int(np.median(teachers)) if teachers else 0
 
 
-def claim_run_folder(run: Path, row_name: str, settings: Settings) -> None:
-    """Mark ``run`` as the work folder of this row and settings (``run/row.json``), or refuse one
-    that another row or other settings filled: its cached fold scores and final model would be
-    silently reused."""
+def final_epochs_at_last_epoch(per_fold: dict[int, dict[str, Any]], row: Row, settings: Settings) -> tuple[int, int]:
+    """(student, teacher) epoch counts for ``--fold-weights last-epoch``: the folds' whole student
+    schedule, and the teacher's as :func:`final_epochs`. Every fold must have its last-epoch scores."""
+    missing = [k for k in sorted(per_fold) if "last" not in per_fold[k]]
+    if missing:
+        raise ConfigError(f"folds {missing} of {row.name} have no last-epoch scores: run `edgeemo recipe "
+                          f"function-matching --rows {row.name} --rescore-last` first")
+    return settings.epochs * row.epoch_factor, final_epochs(per_fold)[1]
+
+
+def claim_run_folder(run: Path, row_name: str, settings: Settings, fold_weights: str = FOLD_WEIGHTS[0]) -> None:
+    """Mark ``run`` as the work folder of this row, settings and fold weights (``run/row.json``), or
+    refuse one that another build filled: its cached fold scores and final model would be silently
+    reused."""
     mark = run / "row.json"
     want = {"row": row_name, "settings_key": settings.key()}
+    if fold_weights != FOLD_WEIGHTS[0]:  # folders claimed before the option existed hold the default
+        want["fold_weights"] = fold_weights
     have = read_state(mark, option="--run")
     if have:
         if have != want:
-            raise ConfigError(f"{run} holds the build of {have.get('row')} (settings {have.get('settings_key')}), not "
-                              f"{row_name} ({want['settings_key']}): pass another --run")
+            raise ConfigError(f"{run} holds the build of {have.get('row')} (settings {have.get('settings_key')}, "
+                              f"fold weights {have.get('fold_weights', FOLD_WEIGHTS[0])}), not {row_name} "
+                              f"({want['settings_key']}, {fold_weights}): pass another --run")
         return
     run.mkdir(parents=True, exist_ok=True)
     atomic_write_text(mark, json.dumps(want))
 
 
+def fold_checkpoint(row: Row, settings: Settings, runs: Path, work: Path, fold: int,
+                    fold_weights: str = FOLD_WEIGHTS[0]) -> Path:
+    """The checkpoint folder of fold ``fold``'s model: the run's dev-chosen ``best``, or (``last-epoch``)
+    its last epoch's EMA written once into ``work`` as a checkpoint of its own."""
+    from edgeemo.train.checkpoint import load_checkpoint, save_checkpoint
+
+    run_dir = runs / settings.key() / row.name / f"fold{fold}"
+    source = run_dir / ("best" if fold_weights == FOLD_WEIGHTS[0] else "last")
+    if not (source / "config.json").is_file():
+        raise ConfigError(f"the fold {fold} model of {row.name} is not at {source}: the results file has it but the "
+                          f"checkpoints are gone; pass --runs, or rerun `edgeemo recipe function-matching --rows "
+                          f"{row.name}` after removing its results")
+    if fold_weights == FOLD_WEIGHTS[0]:
+        return source
+    out = work / f"fold{fold}-last-ema"
+    if not (out / "config.json").is_file():
+        last = load_checkpoint(source, with_state=True)
+        epochs = settings.epochs * row.epoch_factor
+        if int(last.config["epoch"]) != epochs - 1:
+            raise ConfigError(f"{source} stopped at epoch {int(last.config['epoch']) + 1} of {epochs}: finish the run")
+        save_checkpoint(out, config=last.config, weights=(last.trainer_state or {})["ema"])
+    return out
+
+
 def score_fold_models(row: Row, settings: Settings, data: FoldData, runs: Path, work: Path,
-                      progress: bool = True, folds: tuple[int, ...] = (0, 1, 2, 3, 4)) -> dict[int, dict[str, Any]]:
-    """Per fold: the fold model as float32 and INT8 ONNX, UA % on its test actors per condition,
-    and its clean out-of-fold window probabilities (float32, uncalibrated). Cached per fold in
-    ``work`` (a fold can be scored as soon as its model exists)."""
+                      progress: bool = True, folds: tuple[int, ...] = (0, 1, 2, 3, 4),
+                      fold_weights: str = FOLD_WEIGHTS[0]) -> dict[int, dict[str, Any]]:
+    """Per fold: the fold model (:func:`fold_checkpoint`) as float32 and INT8 ONNX, UA % on its test
+    actors per condition, and its clean out-of-fold window probabilities (float32, uncalibrated).
+    Cached per fold in ``work`` (a fold can be scored as soon as its model exists)."""
     from edgeemo.export.calibrate import window_probs
     from edgeemo.export.onnx_export import export_student
     from edgeemo.export.quantize import calibration_windows, quantize_int8
@@ -108,11 +153,7 @@ def score_fold_models(row: Row, settings: Settings, data: FoldData, runs: Path, 
             out[k] = json.loads(cache.read_text())
             continue
         train, _, test = data.split(k)
-        ckpt = runs / settings.key() / row.name / f"fold{k}" / "best"
-        if not (ckpt / "config.json").is_file():
-            raise ConfigError(f"the fold {k} model of {row.name} is not at {ckpt}: the results file has it but the "
-                              f"checkpoints are gone; pass --runs, or rerun `edgeemo recipe function-matching --rows "
-                              f"{row.name}` after removing its results")
+        ckpt = fold_checkpoint(row, settings, runs, work, k, fold_weights)
         fp32, int8 = work / f"fold{k}-fp32.onnx", work / f"fold{k}-int8.onnx"
         export_student(ckpt, fp32)
         calib = calibration_windows([read_audio(u.path) for u in train], 48000, 64, seed=settings.seed)
@@ -181,7 +222,8 @@ def train_final(row: Row, settings: Settings, data: FoldData, run: Path, *, epoc
     return final
 
 
-def _summary(scores: dict[int, dict[str, Any]], fold_results: dict[int, dict[str, Any]]) -> dict[str, Any]:
+def _summary(scores: dict[int, dict[str, Any]], fold_results: dict[int, dict[str, Any]],
+             fold_weights: str = FOLD_WEIGHTS[0]) -> dict[str, Any]:
     from edgeemo.train.degrade import EVAL_CONDITIONS
 
     degraded = [c for c in EVAL_CONDITIONS if c != "clean"]
@@ -194,12 +236,15 @@ def _summary(scores: dict[int, dict[str, Any]], fold_results: dict[int, dict[str
                      "worst": min(ua[c] for c in degraded)}
     diff = [scores[k]["int8"]["clean"] - scores[k]["fp32"]["clean"] for k in range(5)]
     out["int8_minus_fp32"] = {"mean": float(np.mean(diff)), "sd": float(np.std(diff, ddof=1))}
-    out["torch_clean"] = float(np.mean([fold_results[k]["ua"]["clean"] for k in range(5)]))
+    torch_ua = [(fold_results[k] if fold_weights == FOLD_WEIGHTS[0] else fold_results[k]["last"])["ua"]["clean"]
+                for k in range(5)]
+    out["torch_clean"] = float(np.mean(torch_ua))
     return out
 
 
 def build_tiny(*, row_name: str, results: Path, run: Path, models: Path | None, data_root: str | None,
-               threads: int, progress: bool = True, runs: Path = Path("runs/function_matching")) -> dict[str, Any]:
+               threads: int, progress: bool = True, runs: Path = Path("runs/function_matching"),
+               fold_weights: str = FOLD_WEIGHTS[0]) -> dict[str, Any]:
     """Steps 1-5 of the module docstring; returns the build report."""
     from edgeemo.export.calibrate import apply_temperature
     from edgeemo.export.onnx_export import export_student
@@ -218,18 +263,21 @@ def build_tiny(*, row_name: str, results: Path, run: Path, models: Path | None, 
     row = ROW_BY_NAME.get(row_name)
     per_fold = _row_results(results, row_name, settings)
     assert row is not None
-    epochs, teacher_epochs = final_epochs(per_fold)
-    claim_run_folder(run, row_name, settings)
+    if fold_weights not in FOLD_WEIGHTS:
+        raise ConfigError(f"fold_weights={fold_weights!r} is not one of {FOLD_WEIGHTS}")
+    epochs, teacher_epochs = (final_epochs(per_fold) if fold_weights == FOLD_WEIGHTS[0]
+                              else final_epochs_at_last_epoch(per_fold, row, settings))
+    claim_run_folder(run, row_name, settings, fold_weights)
     data = FoldData(find_data_root(data_root), settings, progress)
     work = run / "folds"
     work.mkdir(parents=True, exist_ok=True)
-    scores = score_fold_models(row, settings, data, runs, work, progress)
+    scores = score_fold_models(row, settings, data, runs, work, progress, fold_weights=fold_weights)
     y = label_indices(data.utts, RAVDESS_LABELS)
     calibration = cross_fitted_calibration(scores, y)
     final = train_final(row, settings, data, run, epochs=epochs, teacher_epochs=teacher_epochs, threads=threads,
                         progress=progress)
     model, _ = load_student(final)
-    summary = _summary(scores, per_fold)
+    summary = _summary(scores, per_fold, fold_weights)
     metrics = {"ua_5fold_clean_fp32": summary["fp32"]["ua"]["clean"] / 100,
                "ua_5fold_degraded_mean_fp32": summary["fp32"]["mean_degraded"] / 100}
     training = "RAVDESS speech, actors 01-20 (all; recipe and epoch counts fixed on five actor folds)"
@@ -248,6 +296,7 @@ def build_tiny(*, row_name: str, results: Path, run: Path, models: Path | None, 
     report: dict[str, Any] = {
         "row": row_name, "settings": settings.__dict__, "settings_key": settings.key(), "epochs": epochs,
         "teacher_epochs": teacher_epochs, "fold_epochs": [per_fold[k]["best_epoch"] + 1 for k in range(5)],
+        "fold_weights": fold_weights,
         "learned_parameters": count_parameters(model), "streamable": model.cfg.streamable,
         "parity_fp32": check_parity(model, raw, windows).to_dict(),
         "parity_int8": compare(onnx_probs(raw, windows), onnx_probs(int8_raw, windows)).to_dict(),
@@ -303,6 +352,26 @@ def _views_note(r: dict[str, Any]) -> str:
     return f" ({'; '.join(notes)})" if notes else ""
 
 
+def _epochs_in_words(r: dict[str, Any]) -> str:
+    """The card's account of the final epoch counts."""
+    if r.get("fold_weights", FOLD_WEIGHTS[0]) == FOLD_WEIGHTS[0]:
+        return (f"{r['epochs']} student, {r['teacher_epochs']} teacher: the medians of the folds' dev-chosen "
+                f"{r['fold_epochs']}")
+    return (f"{r['epochs']} student: the folds' whole schedule, the last epoch's moving average kept as on the folds; "
+            f"{r['teacher_epochs']} teacher: the median of the folds' dev choices")
+
+
+def _weights_option(r: dict[str, Any]) -> str:
+    weights = r.get("fold_weights", FOLD_WEIGHTS[0])
+    return "" if weights == FOLD_WEIGHTS[0] else f" --fold-weights {weights}"
+
+
+def _fold_models_in_words(r: dict[str, Any]) -> str:
+    if r.get("fold_weights", FOLD_WEIGHTS[0]) == FOLD_WEIGHTS[0]:
+        return "each at the epoch its dev actors chose"
+    return "each the moving average of its last epoch, as the shipped model is"
+
+
 def render_card(r: dict[str, Any]) -> str:
     """The tiny model's card, from :func:`build_tiny`'s report (measured numbers only)."""
     from edgeemo.train.degrade import EVAL_CONDITIONS
@@ -330,7 +399,7 @@ Apache-2.0.
 | input | raw 16 kHz mono float32 PCM, 3 s windows, hop 0.5 s; log-mel front end inside the graph |
 | architecture | {r['learned_parameters']} learned parameters: conv-STFT log-mel -> each frame minus the loudest value within 0.25 s (level-invariant, frame-local) -> 4 conv blocks without time padding, time pooling 5, 2, 1 -> mean + std over time -> 48-d embedding -> linear |
 | recipe | `{r['row']}` of `edgeemo recipe function-matching` ([docs/results/function_matching.md](../../docs/results/function_matching.md)): function matching to a Whisper tiny.en teacher head on {_view_count(r)} augmented views per clip{_views_note(r)}, mixup, no labels, {_fold_epochs(r)} epochs on the folds |
-| training data | RAVDESS speech, actors 01-20 (all). The recipe and the epoch counts ({r['epochs']} student, {r['teacher_epochs']} teacher: the medians of the folds' dev-chosen {r['fold_epochs']}) were fixed on five actor folds; no choice was made on the final model |
+| training data | RAVDESS speech, actors 01-20 (all). The recipe and the epoch counts ({_epochs_in_words(r)}) were fixed on five actor folds; no choice was made on the final model |
 
 ## Five actor folds (out-of-fold UA %, the fold models as ONNX files)
 Clean: float32 **{f32['ua']['clean']:.1f} ± {f32['clean_sd']:.1f}**, INT8 {i8['ua']['clean']:.1f} ± {i8['clean_sd']:.1f}
@@ -341,7 +410,7 @@ conditions: float32 {f32['mean_degraded']:.1f} (worst {f32['worst']:.1f}), INT8 
 |---|---|---|
 {rows}
 
-These are the scores of the five fold models, each trained on three folds; the shipped model is
+These are the scores of the five fold models ({_fold_models_in_words(r)}), each trained on three folds; the shipped model is
 trained on all 20 actors with the same recipe and has no held-out score of its own. An independent
 set of unseen speakers, kept outside this repository, scores every shipped model.
 
@@ -367,7 +436,7 @@ more accurate. Emotion recognition is probabilistic: do not use it for decisions
 
 ## Reproduce
     edgeemo recipe function-matching --rows {r['row']}
-    edgeemo recipe build-tiny --row {r['row']} --bundle
+    edgeemo recipe build-tiny --row {r['row']}{_weights_option(r)} --bundle
 """
 
 
@@ -381,12 +450,17 @@ more accurate. Emotion recognition is probabilistic: do not use it for decisions
 @click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--data", default=None, help="Data root holding ravdess/.")
 @click.option("--no-progress", is_flag=True)
+@click.option("--fold-weights", type=click.Choice(FOLD_WEIGHTS), default=FOLD_WEIGHTS[0], show_default=True,
+              help="Which weights of each fold run stand for the recipe: the dev actors' choice (the final model "
+                   "trains the median of those epochs) or the last epoch's moving average (it trains the whole schedule).")
 def build_tiny_command(row: str, results: str, run: str | None, runs: str, bundle: bool, threads: int, data: str | None,
-                       no_progress: bool) -> None:
+                       no_progress: bool, fold_weights: str) -> None:
     """Build the tiny model from its five-fold recipe: fold scores, final training, export, card."""
     models = Path(__file__).resolve().parents[1] / "sdk" / "models" if bundle else None
-    report = build_tiny(row_name=row, results=Path(results), run=Path(run or f"runs/tiny-build/{row}"), models=models,
-                        data_root=data, threads=threads, progress=not no_progress, runs=Path(runs))
+    default_run = f"runs/tiny-build/{row}" + ("" if fold_weights == FOLD_WEIGHTS[0] else f"-{fold_weights}")
+    report = build_tiny(row_name=row, results=Path(results), run=Path(run or default_run), models=models,
+                        data_root=data, threads=threads, progress=not no_progress, runs=Path(runs),
+                        fold_weights=fold_weights)
     s = report["summary"]
     click.echo(f"{row}: five folds clean fp32 {s['fp32']['ua']['clean']:.1f} / int8 {s['int8']['ua']['clean']:.1f}, "
                f"degraded {s['fp32']['mean_degraded']:.1f}; final {report['epochs']} epochs; "

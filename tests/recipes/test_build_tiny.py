@@ -96,3 +96,50 @@ def test_the_shipped_row_and_the_default_run_folder():
     assert bt.SHIPPED_ROW in fm.ROW_BY_NAME
     out = CliRunner().invoke(bt.build_tiny_command, ["--help"]).output
     assert "runs/tiny-build/ROW" in out and bt.SHIPPED_ROW in out
+
+
+def test_last_epoch_fold_weights_train_the_whole_schedule(tmp_path: Path):
+    from edgeemo.recipes import function_matching as fm
+
+    row, settings = bt.ROW_BY_NAME["student_fm_stream_x4"], fm.Settings()
+    per_fold = {k: {"best_epoch": e, "teacher": {"best_epoch": t}, "last": {"ua": {"clean": 60.0}}}
+                for k, (e, t) in enumerate([(10, 3), (20, 5), (30, 7), (25, 2), (12, 9)])}
+    assert bt.final_epochs_at_last_epoch(per_fold, row, settings) == (160, 5)  # 40 × 4; the teacher's median
+    del per_fold[3]["last"]
+    with pytest.raises(bt.ConfigError, match=r"folds \[3\] .*--rescore-last"):
+        bt.final_epochs_at_last_epoch(per_fold, row, settings)
+    run = tmp_path / "run"
+    bt.claim_run_folder(run, row.name, settings, "last-epoch")
+    with pytest.raises(bt.ConfigError, match="fold weights last-epoch.*dev-choice"):
+        bt.claim_run_folder(run, row.name, settings)  # its fold scores are of other weights
+    report = {"epochs": 160, "teacher_epochs": 5, "fold_epochs": [11, 21], "fold_weights": "last-epoch", "row": row.name}
+    assert "160 student: the folds' whole schedule" in bt._epochs_in_words(report)
+    assert bt._weights_option(report) == " --fold-weights last-epoch" and bt._weights_option({}) == ""
+    assert "dev-chosen [11, 21]" in bt._epochs_in_words({**report, "fold_weights": "dev-choice"})
+
+
+@pytest.mark.slow
+def test_a_last_epoch_fold_model_is_the_runs_moving_average(tmp_path: Path):
+    import torch
+
+    from edgeemo.recipes import function_matching as fm
+    from edgeemo.train.checkpoint import load_checkpoint, save_checkpoint
+    from edgeemo.train.data import RAVDESS_LABELS
+    from edgeemo.train.models.student import StudentConfig, StudentNet
+
+    row, settings = bt.ROW_BY_NAME["student_fm_stream_x4"], fm.Settings()
+    model = StudentNet(StudentConfig(labels=RAVDESS_LABELS, channels=(4, 8), embedding_dim=16))
+    raw = {k: v.clone() for k, v in model.state_dict().items()}
+    ema = {k: (v + 1.0 if v.is_floating_point() else v.clone()) for k, v in raw.items()}
+    run_dir = tmp_path / "runs" / settings.key() / row.name / "fold2"
+    config = {"kind": "student", "model": model.cfg.to_dict(), "epoch": 159}
+    save_checkpoint(run_dir / "best", config={**config, "epoch": 100}, weights=raw)
+    save_checkpoint(run_dir / "last", config=config, weights=raw, trainer_state={"ema": ema})
+    work = tmp_path / "work"
+    assert bt.fold_checkpoint(row, settings, tmp_path / "runs", work, 2) == run_dir / "best"
+    got = bt.fold_checkpoint(row, settings, tmp_path / "runs", work, 2, "last-epoch")
+    weights = load_checkpoint(got).weights
+    assert got == work / "fold2-last-ema" and all(torch.equal(weights[k], ema[k]) for k in ema)
+    save_checkpoint(run_dir / "last", config={**config, "epoch": 150}, weights=raw, trainer_state={"ema": ema})
+    with pytest.raises(bt.ConfigError, match="stopped at epoch 151 of 160"):
+        bt.fold_checkpoint(row, settings, tmp_path / "runs", tmp_path / "work2", 2, "last-epoch")
