@@ -43,18 +43,20 @@ from edgeemo.fileio import atomic_write_text
 from .function_matching import ROW_BY_NAME, FoldData, Row, Settings
 from .report import read_state
 
-__all__ = ["FOLD_WEIGHTS", "SHIPPED_FILE", "SHIPPED_ROW", "build_tiny", "build_tiny_command", "claim_run_folder"]
+__all__ = ["FOLD_WEIGHTS", "SHIPPED_FILE", "SHIPPED_FOLD_WEIGHTS", "SHIPPED_ROW", "build_tiny", "build_tiny_command", "claim_run_folder"]
 
-SHIPPED_ROW = "student_fm_stream_x4"
+SHIPPED_ROW = "student_fm_cleanemb_stream_x4"
 SHIPPED_FILE = "edgeemo-tiny-ravdess.onnx"
 INT8_FILE = "edgeemo-tiny-ravdess-int8.onnx"
 CARD_FILE = "MODEL_CARD_tiny.md"
-MODEL_VERSION = "0.3.0"
+MODEL_VERSION = "0.4.0"
 RESULTS = "docs/results/function_matching.json"
 BUILD_REPORT = "tiny_build.json"
 MODEL_NAME = "edgeemo-tiny-ravdess"
 #: which weights of a fold run stand for the recipe (see the module docstring); the first is the default
 FOLD_WEIGHTS = ("dev-choice", "last-epoch")
+#: how the shipped tiny model was built (the command's default)
+SHIPPED_FOLD_WEIGHTS = "last-epoch"
 
 
 def _row_results(results: Path, row: str, settings: Settings) -> dict[int, dict[str, Any]]:
@@ -361,6 +363,17 @@ def _epochs_in_words(r: dict[str, Any]) -> str:
             f"{r['teacher_epochs']} teacher: the median of the folds' dev choices")
 
 
+def _targets_note(r: dict[str, Any]) -> str:
+    """Which of the teacher's outputs are the targets, when not both the view's own."""
+    fm = ROW_BY_NAME[r["row"]].fm or {}
+    if fm.get("teacher_view") == "clean":
+        return "; the targets of every view are the teacher's outputs on the clean clip"
+    if fm.get("embedding_view") == "clean":
+        return ("; the KL to the teacher's softened outputs on the view the student hears, the embedding regression "
+                "to the teacher's embedding of the clean clip")
+    return ""
+
+
 def _weights_option(r: dict[str, Any]) -> str:
     weights = r.get("fold_weights", FOLD_WEIGHTS[0])
     return "" if weights == FOLD_WEIGHTS[0] else f" --fold-weights {weights}"
@@ -398,7 +411,7 @@ Apache-2.0.
 | task | 8-class categorical speech emotion: neutral, calm, happy, sad, angry, fear, disgust, surprise |
 | input | raw 16 kHz mono float32 PCM, 3 s windows, hop 0.5 s; log-mel front end inside the graph |
 | architecture | {r['learned_parameters']} learned parameters: conv-STFT log-mel -> each frame minus the loudest value within 0.25 s (level-invariant, frame-local) -> 4 conv blocks without time padding, time pooling 5, 2, 1 -> mean + std over time -> 48-d embedding -> linear |
-| recipe | `{r['row']}` of `edgeemo recipe function-matching` ([docs/results/function_matching.md](../../docs/results/function_matching.md)): function matching to a Whisper tiny.en teacher head on {_view_count(r)} augmented views per clip{_views_note(r)}, mixup, no labels, {_fold_epochs(r)} epochs on the folds |
+| recipe | `{r['row']}` of `edgeemo recipe function-matching` ([docs/results/function_matching.md](../../docs/results/function_matching.md)): function matching to a Whisper tiny.en teacher head on {_view_count(r)} augmented views per clip{_views_note(r)}{_targets_note(r)}, mixup, no labels, {_fold_epochs(r)} epochs on the folds |
 | training data | RAVDESS speech, actors 01-20 (all). The recipe and the epoch counts ({_epochs_in_words(r)}) were fixed on five actor folds; no choice was made on the final model |
 
 ## Five actor folds (out-of-fold UA %, the fold models as ONNX files)
@@ -443,14 +456,14 @@ more accurate. Emotion recognition is probabilistic: do not use it for decisions
 @click.command("build-tiny")
 @click.option("--row", default=SHIPPED_ROW, show_default=True, help="The function-matching row to build.")
 @click.option("--results", default=RESULTS, show_default=True, help="The function-matching results (OUT.json).")
-@click.option("--run", default=None, help="Work folder (resumable); one per row.  [default: runs/tiny-build/ROW]")
+@click.option("--run", default=None, help="Work folder (resumable); one per row and fold weights.  [default: runs/tiny-build/ROW, with -last-epoch for those fold weights]")
 @click.option("--runs", default="runs/function_matching", show_default=True,
               help="The function-matching recipe's student checkpoints (its --runs): the fold models.")
 @click.option("--bundle", is_flag=True, help="Copy the shipped files and the card into sdk/models/.")
 @click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--data", default=None, help="Data root holding ravdess/.")
 @click.option("--no-progress", is_flag=True)
-@click.option("--fold-weights", type=click.Choice(FOLD_WEIGHTS), default=FOLD_WEIGHTS[0], show_default=True,
+@click.option("--fold-weights", type=click.Choice(FOLD_WEIGHTS), default=SHIPPED_FOLD_WEIGHTS, show_default=True,
               help="Which weights of each fold run stand for the recipe: the dev actors' choice (the final model "
                    "trains the median of those epochs) or the last epoch's moving average (it trains the whole schedule).")
 def build_tiny_command(row: str, results: str, run: str | None, runs: str, bundle: bool, threads: int, data: str | None,

@@ -50,6 +50,8 @@ def test_the_card_reports_the_measured_numbers():
     assert "| telephone_8k |" in card and "[11, 21, 31, 26, 13]" in card
     assert "per clip, mixup, no labels, 160 epochs on the folds" in card  # 40 × the row's epoch factor 4
     assert "talker views" in bt.render_card({**report, "row": "student_fm_talker_stream_x4"})
+    assert "embedding regression to the teacher's embedding of the clean clip" in bt.render_card(
+        {**report, "row": "student_fm_cleanemb_stream_x4"}) and "clean clip" not in card
     babble_card = bt.render_card({**report, "row": "student_fm_babble_ckd_stream_x4"})
     assert "8 augmented views per clip (4 standard + 4 babble;" in babble_card
     teacher_card = bt.render_card({**report, "row": "student_fm_tbabble_ckd_stream_x4"})
