@@ -1,16 +1,17 @@
 """``edgeemo recipe build-tiny``: rebuild the "tiny" model from the function-matching folds.
 
-    edgeemo recipe function-matching --rows student_fm_stream_x4   # the five folds (resumable)
-    edgeemo recipe build-tiny                                      # final model, export, card
+    edgeemo recipe function-matching --rows student_fm_cleanemb_stream_x4   # the five folds (resumable)
+    edgeemo recipe build-tiny                                               # final model, export, card
 
 The recipe is fixed by the five actor folds of ``recipe function-matching`` (one row, ``--row``):
 its settings, the student's epoch count and the teacher's (the median of the epochs its folds chose
 on their dev actors). ``--fold-weights`` says which weights of each fold run stand for the recipe:
-``dev-choice`` (the default) the epoch the dev actors chose, and the final student trains for the
-median of those epochs; ``last-epoch`` the moving average (EMA) of the run's last epoch, and the
-final student trains the folds' whole schedule: the model the fold scores measure is then the one
-that ships, with no choice made on dev actors (the folds' results need their last-epoch scores:
-``recipe function-matching --rescore-last``). This command then
+``dev-choice`` the epoch the dev actors chose, and the final student trains for the median of
+those epochs; ``last-epoch`` (the command's default since model 0.4.0, :data:`SHIPPED_FOLD_WEIGHTS`)
+the moving average (EMA) of the run's last epoch, and the final student trains the folds' whole
+schedule: the model the fold scores measure is then the one that ships, with no choice made on dev
+actors (runs finished before 2026-12-02 need ``recipe function-matching --rescore-last`` for their
+last-epoch scores). This command then
 
 1. scores the row's five fold models as ONNX files, float32 and INT8 (each quantized on windows of
    its own training actors), on their test actors, clean and under the eight degraded conditions;
@@ -43,7 +44,8 @@ from edgeemo.fileio import atomic_write_text
 from .function_matching import ROW_BY_NAME, FoldData, Row, Settings
 from .report import read_state
 
-__all__ = ["FOLD_WEIGHTS", "SHIPPED_FILE", "SHIPPED_FOLD_WEIGHTS", "SHIPPED_ROW", "build_tiny", "build_tiny_command", "claim_run_folder"]
+__all__ = ["FOLD_WEIGHTS", "SHIPPED_FILE", "SHIPPED_FOLD_WEIGHTS", "SHIPPED_ROW", "build_tiny", "build_tiny_command",
+           "claim_run_folder"]
 
 SHIPPED_ROW = "student_fm_cleanemb_stream_x4"
 SHIPPED_FILE = "edgeemo-tiny-ravdess.onnx"
@@ -53,7 +55,8 @@ MODEL_VERSION = "0.4.0"
 RESULTS = "docs/results/function_matching.json"
 BUILD_REPORT = "tiny_build.json"
 MODEL_NAME = "edgeemo-tiny-ravdess"
-#: which weights of a fold run stand for the recipe (see the module docstring); the first is the default
+#: which weights of a fold run stand for the recipe (see the module docstring); the first is the
+#: functions' default (and what a work folder claimed before the option existed holds)
 FOLD_WEIGHTS = ("dev-choice", "last-epoch")
 #: how the shipped tiny model was built (the command's default)
 SHIPPED_FOLD_WEIGHTS = "last-epoch"
