@@ -116,7 +116,9 @@ def fold_checkpoint(row: Row, settings: Settings, runs: Path, work: Path, fold: 
                     fold_weights: str = FOLD_WEIGHTS[0]) -> Path:
     """The checkpoint folder of fold ``fold``'s model: the run's dev-chosen ``best``, or (``last-epoch``)
     its last epoch's EMA written once into ``work`` as a checkpoint of its own."""
-    from edgeemo.train.checkpoint import load_checkpoint, save_checkpoint
+    from edgeemo.train.checkpoint import save_checkpoint
+
+    from .function_matching import last_epoch_ema
 
     run_dir = runs / settings.key() / row.name / f"fold{fold}"
     source = run_dir / ("best" if fold_weights == FOLD_WEIGHTS[0] else "last")
@@ -128,11 +130,8 @@ def fold_checkpoint(row: Row, settings: Settings, runs: Path, work: Path, fold: 
         return source
     out = work / f"fold{fold}-last-ema"
     if not (out / "config.json").is_file():
-        last = load_checkpoint(source, with_state=True)
-        epochs = settings.epochs * row.epoch_factor
-        if int(last.config["epoch"]) != epochs - 1:
-            raise ConfigError(f"{source} stopped at epoch {int(last.config['epoch']) + 1} of {epochs}: finish the run")
-        save_checkpoint(out, config=last.config, weights=(last.trainer_state or {})["ema"])
+        config, ema = last_epoch_ema(run_dir, settings.epochs * row.epoch_factor)
+        save_checkpoint(out, config=config, weights=ema)
     return out
 
 

@@ -76,7 +76,7 @@ from edgeemo.train.selection import paired_delta, speaker_bootstrap, unweighted_
 
 from .report import plot_conditions, read_state
 
-__all__ = ["ROWS", "Row", "Settings", "at_last_epoch", "function_matching_command", "last_vs_dev_choice",
+__all__ = ["ROWS", "Row", "Settings", "at_last_epoch", "function_matching_command", "last_epoch_ema", "last_vs_dev_choice",
            "merge_view_parts", "rescore_last_epochs", "run_function_matching", "score_last_epoch", "view_sets_of",
            "views_in_words"]
 
@@ -504,20 +504,33 @@ def _test_scores(model: Any, waves: dict[str, list[np.ndarray]], y: np.ndarray) 
                                  for name, p in pred.items()}}
 
 
-def score_last_epoch(run_dir: Path, epochs: int, waves: dict[str, list[np.ndarray]], y: np.ndarray) -> dict[str, Any]:
-    """The test scores of a finished run's *last* epoch, its moving average (EMA) weights: the model
-    a build with a fixed epoch count ships (``recipe build-tiny``), with no choice made on the dev
-    actors. ``{"epoch", "weights": "ema", "pred", "ua"}``; a run that has not reached ``epochs`` is
-    refused."""
+def last_epoch_ema(run_dir: Path, epochs: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(config, EMA weights)`` of a finished student run's last epoch (``run_dir/last``): the model a
+    build with a fixed epoch count ships. A missing checkpoint, one without its trainer state or a run
+    that has not reached ``epochs`` is a ConfigError."""
     from edgeemo.train.checkpoint import load_checkpoint
-    from edgeemo.train.models.student import load_student
 
     last = Path(run_dir) / "last"
+    if not (last / "config.json").is_file():
+        raise ConfigError(f"no finished run at {last}: train it first (or pass the --runs it was trained under)")
     ckpt = load_checkpoint(last, with_state=True)
     if int(ckpt.config["epoch"]) != epochs - 1:
         raise ConfigError(f"{last} stopped at epoch {int(ckpt.config['epoch']) + 1} of {epochs}: finish the run first")
-    model, _ = load_student(last)
-    model.load_state_dict((ckpt.trainer_state or {})["ema"])
+    ema = (ckpt.trainer_state or {}).get("ema")
+    if ema is None:
+        raise ConfigError(f"{last} holds no moving-average weights (its trainer state is missing): rerun it")
+    return ckpt.config, ema
+
+
+def score_last_epoch(run_dir: Path, epochs: int, waves: dict[str, list[np.ndarray]], y: np.ndarray) -> dict[str, Any]:
+    """The test scores of a finished run's *last* epoch, its moving average (EMA) weights
+    (:func:`last_epoch_ema`), with no choice made on the dev actors.
+    ``{"epoch", "weights": "ema", "pred", "ua"}``."""
+    from edgeemo.train.models.student import StudentConfig, StudentNet
+
+    config, ema = last_epoch_ema(run_dir, epochs)
+    model = StudentNet(StudentConfig.from_dict(config["model"]))
+    model.load_state_dict(ema)
     return {"epoch": epochs - 1, "weights": "ema", **_test_scores(model.eval(), waves, y)}
 
 
@@ -525,6 +538,8 @@ def _same_run(run_dir: Path, result: dict[str, Any]) -> bool:
     """Whether ``run_dir``'s dev-chosen checkpoint is the one ``result`` was scored with (epoch and dev UA)."""
     from edgeemo.train.checkpoint import load_checkpoint
 
+    if not (run_dir / "best" / "config.json").is_file():
+        return False
     best = load_checkpoint(run_dir / "best").config
     return int(best["epoch"]) == int(result["best_epoch"]) and abs(100 * best["dev"]["ua"] - result["dev_ua"]) < 1e-6
 
@@ -543,9 +558,10 @@ def rescore_last_epochs(out: Path, settings: Settings, *, rows: Sequence[str] | 
     todo = [(n, k) for k in folds for n in names
             if k in results[n] and "last" not in results[n][k]
             and (Path(runs) / settings.key() / n / f"fold{k}" / "last").exists()]
-    fold_data = FoldData(find_data_root(data), settings, progress=False)
+    fold_data = FoldData(find_data_root(data), settings, progress=False) if todo else None
     done = []
     for k in sorted({k for _, k in todo}):
+        assert fold_data is not None
         _, _, test = fold_data.split(k)
         y = label_indices(test, RAVDESS_LABELS)
         waves = {name: fold_data.condition_waves(test, name) for name in EVAL_CONDITIONS}
@@ -876,6 +892,10 @@ def function_matching_command(out: str, epochs: int, n_views: int, folds: str, r
         done = rescore_last_epochs(Path(out), settings, rows=rows.split(",") if rows else None,
                                    folds=[int(f) for f in folds.split(",")], runs=Path(runs), data=data,
                                    command=command)
+        if not done:
+            click.echo(f"nothing to score: no finished run under {runs} whose result in "
+                       f"{Path(out).with_suffix('.json')} lacks its last epoch")
+            return
         click.echo(f"scored the last epoch of {len(done)} finished fold run(s); wrote {Path(out).with_suffix('.md')}")
         return
     summary = run_function_matching(

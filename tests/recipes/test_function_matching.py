@@ -217,6 +217,12 @@ def test_an_unfinished_run_has_no_last_epoch_score(tmp_path: Path):
     save_checkpoint(tmp_path / "last", config={"kind": "student", "epoch": 4}, weights={}, trainer_state={"ema": {}})
     with pytest.raises(ConfigError, match="stopped at epoch 5 of 10"):
         fm.score_last_epoch(tmp_path, 10, {}, np.zeros(0, dtype=int))
+    save_checkpoint(tmp_path / "last", config={"kind": "student", "epoch": 9}, weights={}, trainer_state={})
+    with pytest.raises(ConfigError, match="no moving-average weights"):
+        fm.last_epoch_ema(tmp_path, 10)
+    with pytest.raises(ConfigError, match="no finished run at .*train it first"):
+        fm.last_epoch_ema(tmp_path / "elsewhere", 10)
+    assert not fm._same_run(tmp_path, {"best_epoch": 3, "dev_ua": 50.0})  # no dev-chosen checkpoint: not that run
 
 
 @pytest.mark.slow
