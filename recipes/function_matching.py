@@ -7,7 +7,12 @@ Per fold k (test = fold k, dev = fold (k + 1) % 5, train = the other three):
 * the teacher: a :class:`~edgeemo.train.teachers.whisper_head.WhisperTeacherHead` (audio only) on
   the frozen Whisper encoder's cached pooled features of the training clips and their ``--views``
   views (the cache ``recipes/whisper_teachers.py`` fills: same seeds, tag, ViewConfig and babble
-  pool, :mod:`edgeemo.train.views`); the dev fold (clean) picks its epoch, no refit;
+  pool, :mod:`edgeemo.train.views`); the dev fold (clean) picks its epoch, no refit. Rows with
+  ``Row.teacher == "finetuned"`` use instead tiny.en's first three layers fine-tuned with a head
+  on the train + dev clips and their views for a fixed 6 epochs
+  (:mod:`edgeemo.recipes.finetuned_teacher`, cached per fold; ``--teachers-only`` fits them
+  without students and writes their report, with the action units fused in as a with-video
+  score: :mod:`edgeemo.recipes.teacher_report`, :mod:`edgeemo.recipes.teacher_fusion`);
 * each row's student trains on the training folds; the dev fold picks its epoch;
 * the test fold is scored clean and under :data:`~edgeemo.train.degrade.EVAL_CONDITIONS`: the
   student runs on the degraded *waveforms*, regenerated with the condition seeds of the teacher
@@ -34,7 +39,8 @@ the teacher head refitted to its clean-clip outputs, ``Row.teacher_clean_kd``),
 on its standard views and the first of its babble views) and the labels control on the babble
 views. ``Row.teacher_heads`` averages several teacher heads (``student_fm_t3_stream_x4``: ``_x4`` with
 the mean of three). ``student_fm_stream_x8`` and ``student_fm_b1_tbabble_ckd_stream_x8``: those two recipes
-trained twice as long again (320 epochs). A row's ``controls`` give more paired Δs.
+trained twice as long again (320 epochs). ``student_fm_ftcleanemb_stream_x4``: ``student_fm_cleanemb_stream_x4``
+with the fine-tuned teacher. A row's ``controls`` give more paired Δs.
 
 Resumable: every finished (row, fold) is merged into ``OUT.json`` under a file lock (several
 processes may share one ``--out``, e.g. one per row), keyed by a hash of the settings; student
@@ -81,6 +87,7 @@ __all__ = ["ROWS", "Row", "Settings", "at_last_epoch", "function_matching_comman
            "views_in_words"]
 
 REFERENCE = "student_labels"
+TEACHER_KINDS = ("head", "finetuned")
 VIEW_AUGMENT: dict[str, Any] = {"noise_prob": 0.0}  # the views carry noise (the teacher saw them without more)
 FM_AUGMENT: dict[str, Any] = {"noise_prob": 0.0, "mixup_prob": 0.5}
 
@@ -113,6 +120,18 @@ class Row:
     teacher_heads: int = 1
     #: rows with the same student and schedule (labels alone, the same views, another loss): more paired Δs
     controls: tuple[str, ...] = ()
+    #: the teacher: ``"head"`` (a head on the frozen encoder's cached features, :class:`Teacher`) or
+    #: ``"finetuned"`` (tiny.en's first 3 layers fine-tuned with a head on the fold's train + dev clips,
+    #: :class:`~edgeemo.recipes.finetuned_teacher.FinetunedTeacher`; standard views only)
+    teacher: str = "head"
+
+    def __post_init__(self) -> None:
+        if self.teacher not in TEACHER_KINDS:
+            raise ConfigError(f"row {self.name}: teacher must be one of {TEACHER_KINDS}, got {self.teacher!r}")
+        if self.teacher == "finetuned" and (self.view_kind != "standard" or self.extra_views or self.teacher_extra_views
+                                            or self.teacher_clean_kd or self.teacher_heads != 1):
+            raise ConfigError(f"row {self.name}: the fine-tuned teacher trains on the standard views alone, "
+                              "with one head and no clean-output refit")
 
     def view_count(self, default: int) -> int:
         """How many views per clip this row's student sees and gets targets on (``default``: ``--views``)."""
@@ -272,6 +291,14 @@ ROWS: tuple[Row, ...] = (
         views=True, fm={"label_weight": 0.0}, augment=FM_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=8,
         extra_views=(("babble", 1),), teacher_extra_views=(("babble", 3),), teacher_clean_kd=0.5,
         controls=("student_fm_b1_tbabble_ckd_stream_x4", "student_fm_stream_x8")),
+    Row("student_fm_ftcleanemb_stream_x4", ("student_fm_cleanemb_stream_x4 with a fine-tuned teacher: Whisper "
+                                            "tiny.en's first 3 layers trained end to end with the head on the fold's "
+                                            "train + dev clips and their views for 6 epochs (recipe small-finetune's "
+                                            "ft_all_k3, 76.3 clean on the folds on a GPU), not a head on the frozen "
+                                            "encoder"),
+        views=True, fm={"label_weight": 0.0, "embedding_view": "clean"}, augment=FM_AUGMENT, model=STREAMABLE_MODEL,
+        epoch_factor=4, teacher="finetuned",
+        controls=("student_fm_cleanemb_stream_x4", "student_labels_stream_x4", "student_labels_views_stream_x4")),
     Row("student_labels_views_babble_stream_x4", ("student_labels_views_stream_x4 on the views of "
                                                   "student_fm_babble_stream_x4 (labels, no teacher, no mixup)"),
         views=True, augment=VIEW_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4, extra_views=(("babble", 4),)),
@@ -305,6 +332,8 @@ class FoldData:
         all_utts = load_ravdess(root)
         self.settings = settings
         self.progress = progress
+        self.root = root
+        self.corpus = all_utts
         self.utts = subset_per_actor(all_utts, settings.clips_per_actor)
         self.index = {str(u.path): i for i, u in enumerate(self.utts)}
         self.pool = teacher_babble_pool(all_utts)  # from the whole corpus, as the teacher cache's
@@ -424,6 +453,13 @@ class Teacher:
                            "heads": heads, "head_epochs": [b["epoch"] for b in best]}
         self.seconds = time.perf_counter() - t0
 
+    def view_targets(self, n_views: int) -> Any:
+        """:class:`~edgeemo.train.distill.function_matching.ViewTargets` on the clean clip and the
+        first ``n_views`` views (a student's own) of every training clip."""
+        from edgeemo.train.distill.function_matching import whisper_view_targets
+
+        return whisper_view_targets(self.head, self.features[:, : 1 + n_views], self.train)
+
     def score(self, data: FoldData, fold: int, conditions: Sequence[str]) -> dict[str, float]:
         """Test UA % of the teacher per condition (its features come from the cache)."""
         from edgeemo.train.teachers.whisper_head import HeadData, predict_proba
@@ -448,13 +484,29 @@ def _train_config(row: Row, fold: int, s: Settings, run_dir: Path, threads: int)
     })
 
 
+def fold_teacher(row: Row, fold: int, data: FoldData, teachers: dict[tuple[Any, ...], Any], runs: Path) -> Any:
+    """``row``'s teacher for ``fold`` (fitted once per process, or read from its cache)."""
+    from .finetuned_teacher import FinetunedTeacher
+
+    s = data.settings
+    if row.teacher == "finetuned":
+        key: tuple[Any, ...] = (fold, "finetuned", s.views)
+        if key not in teachers:
+            teachers[key] = FinetunedTeacher(data, fold, s.views, runs, log=lambda text: click.echo(text, err=True))
+        return teachers[key]
+    teacher_sets = row.teacher_view_sets(s.views)
+    key = (fold, row.teacher_clean_kd, row.teacher_heads, *teacher_sets)
+    if key not in teachers:
+        teachers[key] = Teacher(data, fold, teacher_sets, row.teacher_clean_kd, row.teacher_heads)
+    return teachers[key]
+
+
 def run_fold(row: Row, fold: int, data: FoldData, *, runs: Path, threads: int,
-             teachers: dict[tuple[Any, ...], Teacher], conditions: Sequence[str]) -> dict[str, Any]:
+             teachers: dict[tuple[Any, ...], Any], conditions: Sequence[str]) -> dict[str, Any]:
     """Train ``row``'s student on ``fold`` and score its test fold under every condition."""
     from edgeemo.train.distill.function_matching import (
         FunctionMatchingConfig,
         function_matching_trainer,
-        whisper_view_targets,
     )
     from edgeemo.train.models.student import load_student
     from edgeemo.train.trainer import StudentTrainer
@@ -468,13 +520,8 @@ def run_fold(row: Row, fold: int, data: FoldData, *, runs: Path, threads: int,
     views = TrainingViews(view_sets, data.pool) if row.views else None
     out: dict[str, Any] = {"fold": fold}
     if row.fm is not None:
-        teacher_sets = row.teacher_view_sets(s.views)
-        key = (fold, row.teacher_clean_kd, row.teacher_heads, *teacher_sets)
-        if key not in teachers:
-            teachers[key] = Teacher(data, fold, teacher_sets, row.teacher_clean_kd, row.teacher_heads)
-        teacher = teachers[key]
-        own = teacher.features[:, : 1 + row.view_count(s.views)]  # the clean clip and the student's views
-        targets = whisper_view_targets(teacher.head, own, teacher.train)
+        teacher = fold_teacher(row, fold, data, teachers, runs)
+        targets = teacher.view_targets(row.view_count(s.views))  # the clean clip and the student's views
         trainer = function_matching_trainer(cfg, FunctionMatchingConfig.from_dict(row.fm), targets, train + dev, views,
                                             progress=data.progress)
         out["teacher"] = {**teacher.record, "test_ua": teacher.score(data, fold, conditions),
@@ -792,9 +839,12 @@ def render_markdown(summary: dict[str, Any], conditions: Sequence[str], meta: di
         if "teacher_ua" in s:
             row = ROW_BY_NAME[n]
             label = views_in_words(row.view_parts(meta["views"], teacher=True), row.teacher_clean_kd, row.teacher_heads)
-            teachers.setdefault(label, (n, s["teacher_ua"]))
+            teachers.setdefault(f"{row.teacher}: {label}", (n, s["teacher_ua"]))
     for label, (name, t) in teachers.items():
-        lines += ["", f"The Whisper teacher head itself on the same test clips (views per clip: {label}; folds "
+        kind, views = label.split(": ", 1)
+        what = ("The Whisper teacher head itself" if kind == "head" else
+                "The fine-tuned Whisper teacher itself (tiny.en, 3 layers, trained on train + dev)")
+        lines += ["", f"{what} on the same test clips (views per clip: {views}; folds "
                   f"of `{name}`): clean {t['clean']:.1f}" + "".join(f", {c} {t[c]:.1f}" for c in degraded) + "."]
     if last:
         lines += _last_epoch_section(last, vs_chosen or {}, degraded)
@@ -849,7 +899,7 @@ def run_function_matching(out: Path, settings: Settings, *, rows: Sequence[str] 
     set_torch_threads(threads)
     state_path = out.with_suffix(".json")
     fold_data = FoldData(find_data_root(data), settings, progress)
-    teachers: dict[tuple[Any, ...], Teacher] = {}
+    teachers: dict[tuple[Any, ...], Any] = {}
     conditions = list(EVAL_CONDITIONS)
     for name in names:
         for k in folds:
@@ -861,6 +911,45 @@ def run_function_matching(out: Path, settings: Settings, *, rows: Sequence[str] 
             click.echo(f"{name} fold {k}: clean UA {result['ua']['clean']:.1f}, dev {result['dev_ua']:.1f} "
                        f"(epoch {result['best_epoch']}, {result['seconds'] / 60:.1f} min)", err=True)
     return write_report(out, settings, command, data)
+
+
+def fit_teachers(settings: Settings, *, rows: Sequence[str], folds: Sequence[int], runs: Path, threads: int,
+                 data: str | None = None, progress: bool = True, report: Path | None = None,
+                 command: str = "") -> dict[int, dict[str, float]]:
+    """Fit (or read) the cached fine-tuned teachers ``rows`` use on ``folds``, without students:
+    ``{fold: test UA % per condition}``; with ``report``, write the report of every fold cached
+    so far (:func:`~edgeemo.recipes.teacher_report.write_teacher_report`). Head teachers are
+    refitted by each student run in seconds and need nothing ahead."""
+    from edgeemo.train.degrade import EVAL_CONDITIONS
+
+    from .finetuned_teacher import cached_records, teacher_folder, teacher_in_words
+    from .teacher_fusion import FUSION_FILE, with_video_fold
+    from .teacher_report import write_teacher_report
+
+    chosen = [ROW_BY_NAME[n] for n in rows if n in ROW_BY_NAME]
+    if len(chosen) != len(rows) or not any(r.teacher == "finetuned" for r in chosen):
+        raise ConfigError("--teachers-only fits the fine-tuned teachers: pass --rows with a row whose teacher is "
+                          f"fine-tuned ({', '.join(r.name for r in ROWS if r.teacher == 'finetuned')})")
+    set_torch_threads(threads)
+    fold_data = FoldData(find_data_root(data), settings, progress)
+    teachers: dict[tuple[Any, ...], Any] = {}
+    row = next(r for r in chosen if r.teacher == "finetuned")
+    scores = {}
+    for k in folds:
+        teacher = fold_teacher(row, k, fold_data, teachers, Path(runs))
+        scores[k] = teacher.score(fold_data, k, list(EVAL_CONDITIONS))
+        scores[k]["au_only"] = with_video_fold(fold_data, k, teacher.folder)["ua"]["au_only"]
+    if report is not None:
+        records = cached_records(teacher_folder(Path(runs), settings.key(), settings.views),
+                                 attach={"with_video": FUSION_FILE})
+        summary = write_teacher_report(records, report, fold_data.corpus, command=command,
+                                       teacher=teacher_in_words(n_views=settings.views),
+                                       teacher_short="tiny.en k = 3 fine-tuned on train + dev, fixed epochs (CPU)")
+        ua = next(iter(summary.values()))["ua"]
+        if "clean_with_video" in ua:
+            click.echo(f"with video (fusion weight chosen on the other folds), over the {len(records)} fold(s) "
+                       f"cached: {ua['clean_with_video']:.1f}", err=True)
+    return scores
 
 
 @click.command("function-matching")
@@ -881,12 +970,28 @@ def run_function_matching(out: Path, settings: Settings, *, rows: Sequence[str] 
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @click.option("--rescore-last", is_flag=True,
               help="Train nothing: score the last epoch's EMA of finished runs still under --runs whose results lack it.")
+@click.option("--teachers-only", is_flag=True,
+              help="Train no student: fit the fine-tuned teachers of --rows on --folds into their cache under --runs, "
+                   "and report every fold cached (--teachers-out).")
+@click.option("--teachers-out", default="docs/results/finetuned_teacher", show_default=True,
+              help="Report stem of --teachers-only: OUT.json, OUT.md, OUT.png.")
 def function_matching_command(out: str, epochs: int, n_views: int, folds: str, rows: str | None, threads: int,
                               clips_per_actor: int | None, max_steps: int | None, seed: int, runs: str,
-                              data: str | None, no_progress: bool, rescore_last: bool) -> None:
+                              data: str | None, no_progress: bool, rescore_last: bool, teachers_only: bool,
+                              teachers_out: str) -> None:
     """Students on the actor folds: labels vs function matching with a Whisper teacher (resumable)."""
     settings = Settings(epochs=epochs, views=n_views, seed=seed, clips_per_actor=clips_per_actor, max_steps=max_steps)
     command = f"--epochs {epochs} --views {n_views}" + (f" --clips-per-actor {clips_per_actor}" if clips_per_actor else "")
+    if teachers_only:
+        scores = fit_teachers(settings, rows=rows.split(",") if rows else [], folds=[int(f) for f in folds.split(",")],
+                              runs=Path(runs), threads=threads, data=data, progress=not no_progress,
+                              report=Path(teachers_out), command=command)
+        for k, ua in scores.items():
+            degraded = [v for c, v in ua.items() if c not in ("clean", "au_only")]
+            click.echo(f"teacher fold {k}: clean UA {ua['clean']:.1f}, mean of {len(degraded)} degraded "
+                       f"{np.mean(degraded):.1f}; action units alone {ua['au_only']:.1f}")
+        click.echo(f"wrote {Path(teachers_out).with_suffix('.md')}, .json and .png")
+        return
     if rescore_last:
         set_torch_threads(threads)
         done = rescore_last_epochs(Path(out), settings, rows=rows.split(",") if rows else None,

@@ -11,7 +11,7 @@ import numpy as np
 from edgeemo.errors import ConfigError
 from edgeemo.fileio import atomic_write
 
-__all__ = ["condition_stats", "plot_conditions", "read_state"]
+__all__ = ["condition_stats", "plot_conditions", "pooled_predictions", "read_state"]
 
 
 def condition_stats(per_fold: Mapping[int, Mapping[str, Any]], conditions: Sequence[str],
@@ -26,6 +26,16 @@ def condition_stats(per_fold: Mapping[int, Mapping[str, Any]], conditions: Seque
     s["mean_degraded"] = float(np.mean([s["ua"][c] for c in degraded]))
     s["worst"] = min((s["ua"][c], c) for c in degraded)
     return s
+
+
+def pooled_predictions(per_fold: Mapping[int, Mapping[str, Any]], n: int, cond: str, key: str | None = None) -> np.ndarray:
+    """The folds' test predictions under ``cond`` placed at their ``test_index`` in one vector of the
+    corpus's ``n`` clips (``-1`` where no fold tested a clip); ``key`` reads ``r[key]["pred"]``."""
+    pred = np.full(n, -1)
+    for r in per_fold.values():
+        src = r[key] if key else r
+        pred[r["test_index"]] = src["pred"][cond]
+    return pred
 
 
 def read_state(path: Path, *, option: str = "--out") -> dict[str, Any]:

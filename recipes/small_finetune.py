@@ -60,8 +60,8 @@ from .small_student import (
     summarize_rows,
 )
 
-__all__ = ["ROWS", "FinetuneRow", "VariantWindows", "best_row", "make_variant_windows", "run_small_finetune",
-           "small_finetune_command", "write_encoder_weights"]
+__all__ = ["ROWS", "FinetuneRow", "PretrainedEncoders", "VariantWindows", "WindowTables", "best_row", "fresh_small_model",
+           "make_variant_windows", "run_small_finetune", "small_finetune_command", "write_encoder_weights"]
 
 
 @dataclass(frozen=True)
@@ -124,17 +124,24 @@ class VariantWindows:
 
 
 def make_variant_windows(utts: Sequence[Utterance], *, corpus: Sequence[Utterance] | None = None, n_views: int = N_VIEWS,
-                         workers: int = 1, progress: bool = True) -> VariantWindows:
-    """The windows of every clip of ``utts`` under every variant, made as the frozen recipe's cache
-    makes them (the babble pool drawn from ``corpus``, by default ``utts``: pass the whole corpus
-    when ``utts`` is a subset, so the audio stays the same)."""
+                         variants: Sequence[str] | None = None, workers: int = 1, progress: bool = True) -> VariantWindows:
+    """The windows of every clip of ``utts`` under every variant (or only ``variants``, e.g.
+    ``["clean", "view-1"]``), made as the frozen recipe's cache makes them (the babble pool drawn
+    from ``corpus``, by default ``utts``: pass the whole corpus when ``utts`` is a subset, so the
+    audio stays the same)."""
     import multiprocessing as mp
 
     from .small_student import variant_functions
 
     t0 = time.perf_counter()
     _WORK["utts"] = list(utts)
-    _WORK["variants"] = variant_functions(utts, n_views, pool_from=corpus)
+    made = variant_functions(utts, n_views, pool_from=corpus)
+    if variants is not None:
+        unknown = [v for v in variants if v not in made]
+        if unknown:
+            raise ConfigError(f"unknown variant(s) {unknown}; known: {list(made)}")
+        made = {v: made[v] for v in variants}
+    _WORK["variants"] = made
     per_clip: list[dict[str, np.ndarray] | None] = [None] * len(utts)
     bar = None
     if progress:
@@ -169,7 +176,7 @@ def make_variant_windows(utts: Sequence[Utterance], *, corpus: Sequence[Utteranc
 
 # ----------------------------------------------------------------------------- one row, one fold
 
-class _Encoders:
+class PretrainedEncoders:
     """Pretrained window encoders by k, from a weights file or the Whisper package (loaded once)."""
 
     def __init__(self, weights: str | None) -> None:
@@ -191,7 +198,7 @@ class _Encoders:
         return WhisperWindowEncoder.from_whisper(self._full, cfg)  # new modules: the loaded weights stay untouched
 
 
-class _Tables:
+class WindowTables:
     """Window tables on the training device, gathered from :class:`VariantWindows`."""
 
     def __init__(self, data: VariantWindows, device: Any) -> None:
@@ -221,14 +228,16 @@ def write_encoder_weights(path: str | os.PathLike[str], n_layers: int = max(r.n_
     (``--encoder-weights``), for a machine without the Whisper package (12 MB for k = 3)."""
     from edgeemo.train.models.whisper_small import save_encoder_weights
 
-    return save_encoder_weights(_Encoders(None).get(n_layers), path)
+    return save_encoder_weights(PretrainedEncoders(None).get(n_layers), path)
 
 
-def _model(encoders: _Encoders, row: FinetuneRow, device: Any) -> Any:
+def fresh_small_model(encoders: PretrainedEncoders, n_layers: int, device: Any) -> Any:
+    """A :class:`~edgeemo.train.models.whisper_small.WhisperSmall` for RAVDESS's labels on ``device``:
+    the pretrained window encoder cut to ``n_layers`` layers and a new head."""
     from edgeemo.train.models.whisper_small import WhisperSmall
 
-    enc = encoders.get(row.n_layers)
-    cfg = replace(enc.cfg, labels=RAVDESS_LABELS, n_layers=row.n_layers)
+    enc = encoders.get(n_layers)
+    cfg = replace(enc.cfg, labels=RAVDESS_LABELS, n_layers=n_layers)
     enc.cfg = cfg
     return WhisperSmall(cfg, enc).to(device)
 
@@ -239,7 +248,7 @@ def _ua(y: np.ndarray, pred: np.ndarray) -> float:
     return 100 * unweighted_accuracy(y, np.asarray(pred), len(RAVDESS_LABELS))
 
 
-def run_fold(row: FinetuneRow, fold: int, tables: _Tables, encoders: _Encoders, utts: Sequence[Utterance],
+def run_fold(row: FinetuneRow, fold: int, tables: WindowTables, encoders: PretrainedEncoders, utts: Sequence[Utterance],
              y: np.ndarray, tcfg: Any, *, save_to: Path | None, half: bool, log: Any) -> tuple[dict[str, Any], Any]:
     """Dev-chosen epochs, refit on train + dev, out-of-fold clip predictions under every condition."""
     from edgeemo.train.degrade import EVAL_CONDITIONS
@@ -258,12 +267,14 @@ def run_fold(row: FinetuneRow, fold: int, tables: _Tables, encoders: _Encoders, 
         return lambda r: log(f"  {row.name} fold {fold} {stage} epoch {r['epoch']}: loss {r['loss']:.3f}"
                              + (f", dev UA {r['dev_ua']:.1f}" if "dev_ua" in r else "") + f" ({r['seconds']:.1f} s)")
 
-    model, history = finetune_small(_model(encoders, row, tables.device), tables.table(train_variants, tr), y, cfg,
-                                    dev=tables.table(["clean"], dv), dev_labels=y, progress=show("dev"))
+    model, history = finetune_small(fresh_small_model(encoders, row.n_layers, tables.device),
+                                    tables.table(train_variants, tr), y, cfg, dev=tables.table(["clean"], dv),
+                                    dev_labels=y, progress=show("dev"))
     chosen = int(max(history, key=lambda h: h["dev_ua"])["epoch"])
     del model
-    model, _ = finetune_small(_model(encoders, row, tables.device), tables.table(train_variants, np.concatenate([tr, dv])),
-                              y, replace(cfg, epochs=chosen), progress=show("refit"))
+    model, _ = finetune_small(fresh_small_model(encoders, row.n_layers, tables.device),
+                              tables.table(train_variants, np.concatenate([tr, dv])), y, replace(cfg, epochs=chosen),
+                              progress=show("refit"))
     out: dict[str, Any] = {"fold": fold, "test_index": te.tolist(), "epochs": chosen, "pred": {},
                            "dev_history": [{k: v for k, v in h.items() if k != "seconds"} for h in history]}
     for cond in EVAL_CONDITIONS:
@@ -426,8 +437,8 @@ def run_small_finetune(out: Path, *, rows: Sequence[str], later_rows: Sequence[s
     if need or final or need_int8:
         variants = make_variant_windows(utts, corpus=corpus, workers=workers, progress=progress)
         log(f"variant windows: {sum(len(w) for w in variants.windows.values())} windows in {variants.seconds:.0f} s")
-    encoders = _Encoders(encoder_weights)
-    tables = _Tables(variants, dev) if variants is not None else None
+    encoders = PretrainedEncoders(encoder_weights)
+    tables = WindowTables(variants, dev) if variants is not None else None
     started = time.monotonic()
 
     def in_time(what: str) -> bool:
@@ -485,8 +496,8 @@ def run_small_finetune(out: Path, *, rows: Sequence[str], later_rows: Sequence[s
     return summary
 
 
-def _final_model(row: FinetuneRow, results: dict[str, dict[int, dict[str, Any]]], tables: _Tables, encoders: _Encoders,
-                 utts: Sequence[Utterance], y: np.ndarray, tcfg: Any, folder: Path, half: bool, log: Any) -> Path:
+def _final_model(row: FinetuneRow, results: dict[str, dict[int, dict[str, Any]]], tables: WindowTables,
+                 encoders: PretrainedEncoders, utts: Sequence[Utterance], y: np.ndarray, tcfg: Any, folder: Path, half: bool, log: Any) -> Path:
     """``row`` trained on every clip for the median of its dev-chosen fold epochs, saved."""
     from edgeemo.train.models.whisper_small import save_small
     from edgeemo.train.small_finetune import finetune_small
@@ -496,7 +507,7 @@ def _final_model(row: FinetuneRow, results: dict[str, dict[int, dict[str, Any]]]
         raise ConfigError(f"--final {row.name} needs its five folds first (has {sorted(per)})")
     epochs = int(np.median([r["epochs"] for r in per.values()]))
     t0 = time.perf_counter()
-    model, _ = finetune_small(_model(encoders, row, tables.device),
+    model, _ = finetune_small(fresh_small_model(encoders, row.n_layers, tables.device),
                               tables.table(["clean", *(f"view-{i}" for i in range(1, N_VIEWS + 1))], np.arange(len(utts))),
                               y, replace(tcfg, train_encoder=row.train_encoder, epochs=epochs))
     path = save_small(model.cpu(), folder / row.name / "final",

@@ -38,7 +38,7 @@ from edgeemo.train.data import (
 )
 from edgeemo.train.selection import paired_delta, speaker_bootstrap, unweighted_accuracy
 
-from .report import condition_stats, plot_conditions, read_state
+from .report import condition_stats, plot_conditions, pooled_predictions, read_state
 
 __all__ = ["ROWS", "Row", "SmallBank", "load_results", "onnx_fold_scores", "run_small_student", "save_results",
            "small_student_command", "summarize_rows"]
@@ -401,14 +401,6 @@ def load_results(state_path: Path) -> dict[str, dict[int, dict[str, Any]]]:
     return results
 
 
-def _pooled(results: dict[int, dict[str, Any]], n: int, cond: str, key: str | None = None) -> np.ndarray:
-    pred = np.full(n, -1)
-    for r in results.values():
-        src = r[key] if key else r
-        pred[r["test_index"]] = src["pred"][cond]
-    return pred
-
-
 def summarize_rows(results: dict[str, dict[int, dict[str, Any]]], y: np.ndarray, speakers: np.ndarray,
                    conditions: Sequence[str], names: Sequence[str], reference: str) -> dict[str, Any]:
     """Per row with all five folds: UA per condition (mean, sd over folds), the speaker-bootstrap
@@ -422,7 +414,8 @@ def summarize_rows(results: dict[str, dict[int, dict[str, Any]]], y: np.ndarray,
         if len(per_fold) < N_FOLDS:
             continue
         s = condition_stats(per_fold, conditions)
-        s["interval_clean"] = speaker_bootstrap(y, [_pooled(per_fold, len(y), "clean")], speakers, n_classes).to_dict()
+        s["interval_clean"] = speaker_bootstrap(y, [pooled_predictions(per_fold, len(y), "clean")], speakers,
+                                                n_classes).to_dict()
         s["epochs"] = [per_fold[k]["epochs"] for k in sorted(per_fold)]
         ref = results.get(reference, {})
         if name != reference and len(ref) == N_FOLDS:
@@ -432,7 +425,8 @@ def summarize_rows(results: dict[str, dict[int, dict[str, Any]]], y: np.ndarray,
                 {k: float(np.mean([v["ua"][c] for c in degraded])) for k, v in per_fold.items()},
                 {k: float(np.mean([v["ua"][c] for c in degraded])) for k, v in ref.items()}).to_dict()
             s["delta_interval"] = speaker_bootstrap(
-                y, [_pooled(per_fold, len(y), "clean"), _pooled(ref, len(y), "clean")], speakers, n_classes).to_dict()
+                y, [pooled_predictions(per_fold, len(y), "clean"), pooled_predictions(ref, len(y), "clean")], speakers,
+                n_classes).to_dict()
         if all("int8" in v for v in per_fold.values()):
             i8 = {c: float(np.mean([per_fold[k]["int8"]["ua"][c] for k in per_fold])) for c in conditions}
             s["int8"] = {"ua": i8, "mean_degraded": float(np.mean([i8[c] for c in degraded])),

@@ -38,7 +38,7 @@ from .config import DictConfig, check_minimum
 from .schedule import lr_factor
 from .selection import unweighted_accuracy
 
-__all__ = ["TRAIN_ENCODER", "FinetuneConfig", "WindowTable", "clip_mean", "finetune_small", "window_probs"]
+__all__ = ["TRAIN_ENCODER", "FinetuneConfig", "WindowTable", "clip_mean", "finetune_small", "window_outputs", "window_probs"]
 
 TRAIN_ENCODER = ("none", "top", "all")
 
@@ -117,14 +117,28 @@ def _autocast(device: torch.device) -> Any:
 @torch.no_grad()
 def window_probs(model: nn.Module, windows: torch.Tensor, *, batch: int = 256) -> np.ndarray:
     """Class probabilities ``[N, classes]`` of a :class:`WhisperSmall` on ``windows`` (model's device)."""
+    return window_outputs(model, windows, batch=batch)[0]
+
+
+@torch.no_grad()
+def window_outputs(model: nn.Module, windows: torch.Tensor, *, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """``(probabilities [N, classes], embedding [N, feature_dim])`` of a :class:`WhisperSmall` on
+    ``windows``: the embedding is its head's standardised, layer-weighted pooled feature
+    (:meth:`~edgeemo.train.teachers.whisper_head.WhisperTeacherHead.embedding`), what a frozen
+    teacher's embedding target is."""
     model.eval()
     device = next(model.parameters()).device
-    out = []
+    head = model.head
+    probs, emb = [], []
     for i in range(0, windows.shape[0], batch):
         with _autocast(device):
-            logits = model(windows[i : i + batch].to(device, non_blocking=True))["logits"]
-        out.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, model.head.cfg.n_classes), np.float32)
+            e = head.embedding(model.encoder(windows[i : i + batch].to(device, non_blocking=True)).float())
+            logits = head.classifier(head.audio(e))
+        probs.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
+        emb.append(e.float().cpu().numpy())
+    if not probs:
+        return np.zeros((0, head.cfg.n_classes), np.float32), np.zeros((0, head.cfg.feature_dim), np.float32)
+    return np.concatenate(probs), np.concatenate(emb)
 
 
 @torch.no_grad()

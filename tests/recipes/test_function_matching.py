@@ -116,7 +116,7 @@ def test_rows_and_the_cli_mount():
                                          "student_fm_babble_ckd_stream_x4", "student_fm_tbabble_ckd_stream_x4",
                                          "student_fm_b1_tbabble_ckd_stream_x4", "student_fm_t3_stream_x4",
                                          "student_fm_stream_x8", "student_fm_b1_tbabble_ckd_stream_x8",
-                                         "student_labels_views_babble_stream_x4"]
+                                         "student_fm_ftcleanemb_stream_x4", "student_labels_views_babble_stream_x4"]
     from edgeemo.train.views import VIEW_KINDS
 
     def recipe(r):  # everything but the schedule
