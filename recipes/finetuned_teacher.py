@@ -127,7 +127,9 @@ class FinetunedTeacher:
         with _fold_lock(self.folder.parent / f"fold{fold}.lock"):
             if not (self.folder / RECORD).is_file():
                 _fit_fold(data, fold, n_views, cfg, self.folder, log or (lambda _text: None))
-        self.record: dict[str, Any] = json.loads((self.folder / RECORD).read_text())
+        self._full: dict[str, Any] = json.loads((self.folder / RECORD).read_text())
+        #: what a student's result keeps of its teacher (the test predictions stay in the cache)
+        self.record: dict[str, Any] = {k: self._full[k] for k in ("kind", "epochs", "trained_on", "seconds")}
         with np.load(self.folder / TARGETS) as z:
             self._logits, self._embedding, self._paths = z["logits"], z["embedding"], tuple(z["paths"].tolist())
         self.train = data.split(fold)[0]
@@ -147,10 +149,10 @@ class FinetunedTeacher:
 
     def score(self, data: FoldClips, fold: int, conditions: Sequence[str]) -> dict[str, float]:
         """Test UA % per condition (measured when the teacher was fitted)."""
-        missing = [c for c in conditions if c not in self.record["test_ua"]]
+        missing = [c for c in conditions if c not in self._full["test_ua"]]
         if missing:
             raise ConfigError(f"the cached teacher in {self.folder} was not scored under {missing}")
-        return {c: self.record["test_ua"][c] for c in conditions}
+        return {c: self._full["test_ua"][c] for c in conditions}
 
 
 def _clip_outputs(model: Any, tables: Any, variant: str, clips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -58,6 +58,7 @@ def test_a_fold_teacher_is_fitted_once_and_its_targets_are_its_networks(tmp_path
     assert record["trained_on"].startswith(f"train + dev folds: {len(train) + len(dev)} clips, clean + 1 views")
     assert [h["encoder"] for h in record["history"]] == [False, True]  # a head-only epoch, then the encoder
     assert set(teacher.score(data, 0, list(EVAL_CONDITIONS))) == set(EVAL_CONDITIONS)
+    assert set(teacher.record) == {"kind", "epochs", "trained_on", "seconds"}  # no test predictions in results
     assert record["test_paths"] == [str(u.path) for u in test]
     targets = teacher.view_targets(1)
     assert targets.logits.shape == (len(train), 2, 8) and targets.paths == tuple(str(u.path) for u in train)
