@@ -39,7 +39,8 @@ the teacher head refitted to its clean-clip outputs, ``Row.teacher_clean_kd``),
 on its standard views and the first of its babble views) and the labels control on the babble
 views. ``Row.teacher_heads`` averages several teacher heads (``student_fm_t3_stream_x4``: ``_x4`` with
 the mean of three). ``student_fm_stream_x8`` and ``student_fm_b1_tbabble_ckd_stream_x8``: those two recipes
-trained twice as long again (320 epochs). ``student_fm_ftcleanemb_stream_x4``: ``student_fm_cleanemb_stream_x4``
+trained twice as long again (320 epochs), and ``student_labels_stream_x8`` their control on labels.
+``student_fm_ftcleanemb_stream_x4``: ``student_fm_cleanemb_stream_x4``
 with the fine-tuned teacher. A row's ``controls`` give more paired Δs.
 
 Resumable: every finished (row, fold) is merged into ``OUT.json`` under a file lock (several
@@ -286,7 +287,10 @@ ROWS: tuple[Row, ...] = (
     Row("student_fm_stream_x8", ("student_fm_stream_x4 trained twice as long again (320 epochs at the defaults): "
                                  "x2 -> x4 gave +6.7 clean with the dev epoch 70-80 % into the schedule"),
         views=True, fm={"label_weight": 0.0}, augment=FM_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=8,
-        controls=("student_fm_stream_x4",)),
+        controls=("student_labels_stream_x8", "student_fm_stream_x4")),
+    Row("student_labels_stream_x8", ("the control of student_fm_stream_x8: student_labels_stream_x4 for 320 epochs "
+                                     "(does a patient schedule help the teacher's student more than the labels')"),
+        model=STREAMABLE_MODEL, epoch_factor=8, controls=("student_labels_stream_x4",)),
     Row("student_fm_b1_tbabble_ckd_stream_x8", "student_fm_b1_tbabble_ckd_stream_x4 for 320 epochs",
         views=True, fm={"label_weight": 0.0}, augment=FM_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=8,
         extra_views=(("babble", 1),), teacher_extra_views=(("babble", 3),), teacher_clean_kd=0.5,
