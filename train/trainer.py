@@ -87,6 +87,7 @@ class TrainConfig(DictConfig):
     seed: int = 0
     num_threads: int = 2
     max_steps_per_epoch: int | None = None  # for smoke tests
+    dev_every: int = 1  # score dev and checkpoint every this many epochs (and always after the last)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     channels: tuple[int, ...] = (16, 32, 48, 64)
     embedding_dim: int = 48
@@ -131,7 +132,9 @@ class EMA:
 
 
 #: Options that do not change what is learned: a run may resume with other values.
-_NON_RESULT_OPTIONS = ("out_dir", "data_root", "num_threads", "device")
+#: ``dev_every`` changes which epochs the dev set may choose, never the weights of an epoch (scoring
+#: draws no random numbers), so a run may resume with another.
+_NON_RESULT_OPTIONS = ("out_dir", "data_root", "num_threads", "device", "dev_every")
 #: Options added later, with the value that means "as before": left out of the comparison when they
 #: have it, so runs written before the option existed still resume.
 _LATER_OPTIONS: dict[str, Any] = {"relative_floor_db": None}
@@ -228,6 +231,8 @@ class StudentTrainer:
         ``views`` and ``label_weight``: see the module docstring."""
         if not label_weight >= 0.0:
             raise ConfigError(f"label_weight must be >= 0, got {label_weight}")
+        if isinstance(cfg.dev_every, bool) or not isinstance(cfg.dev_every, int) or cfg.dev_every < 1:
+            raise ConfigError(f"dev_every must be an integer >= 1, got {cfg.dev_every!r}")
         if label_weight == 0.0 and not extra_losses:
             raise ConfigError("label_weight=0 needs extra loss terms: there would be nothing to learn")
         self.cfg = cfg
@@ -478,6 +483,10 @@ class StudentTrainer:
                 optimizer.step()
                 ema.update(model)
                 losses.append(float(loss.detach()))
+            if (epoch + 1) % cfg.dev_every and epoch != cfg.epochs - 1:  # no dev score, no checkpoint
+                if bar is not None:
+                    bar.update(1)
+                continue
             if ctx.is_main:
                 dev = self._evaluate_and_save(epoch, model, ema, optimizer, losses, history, best, started)
             # the other ranks take rank 0's record and wait until its checkpoints are written

@@ -250,3 +250,13 @@ def test_the_last_epoch_score_is_the_ema_of_a_real_run(tmp_path: Path, data_root
     assert last["ua"]["clean"] == pytest.approx(100 * fm.unweighted_accuracy(y, ema.argmax(1), 8))
     with pytest.raises(fm.ConfigError, match="stopped at epoch 2 of 3"):
         fm.score_last_epoch(tmp_path / "run", 3, waves, y)
+
+
+def test_dev_every_reaches_the_trainer_and_defines_no_result(tmp_path: Path):
+    row = fm.ROW_BY_NAME["student_labels_stream_x8"]
+    cfg = fm._train_config(row, 2, fm.Settings(), tmp_path / "run", 1, dev_every=4)
+    assert (cfg.dev_every, cfg.epochs, tuple(cfg.train_folds), tuple(cfg.dev_folds)) == (4, 320, (0, 1, 4), (3,))
+    from edgeemo.train.trainer import _result_defining
+
+    plain = fm._train_config(row, 2, fm.Settings(), tmp_path / "run", 1)
+    assert plain.dev_every == 1 and _result_defining(cfg.to_dict()) == _result_defining(plain.to_dict())

@@ -62,6 +62,28 @@ def test_resume_refuses_a_different_configuration(tmp_path: Path, tiny_subset):
         StudentTrainer(tiny_train_config(tmp_path / "c", epochs=1, lr=0.1), utterances=tiny_subset, progress=False).fit()
 
 
+def test_scoring_dev_less_often_trains_the_same_weights(tmp_path: Path, tiny_subset):
+    every = StudentTrainer(tiny_train_config(tmp_path / "a", epochs=5), utterances=tiny_subset, progress=False).fit()
+    sparse = StudentTrainer(tiny_train_config(tmp_path / "b", epochs=5, dev_every=2), utterances=tiny_subset,
+                            progress=False).fit()
+    assert [h["epoch"] for h in every.history] == [0, 1, 2, 3, 4]
+    assert [h["epoch"] for h in sparse.history] == [1, 3, 4]  # every 2nd epoch and always the last
+    assert [h["train_loss"] for h in sparse.history] == pytest.approx(
+        [h["train_loss"] for h in every.history if h["epoch"] in (1, 3, 4)], abs=1e-6)
+    a, b = (load_checkpoint(tmp_path / run / "last", with_state=True) for run in ("a", "b"))
+    assert b.config["epoch"] == 4
+    for key in a.weights:
+        np.testing.assert_allclose(a.weights[key].numpy(), b.weights[key].numpy(), atol=1e-6)
+    for key, value in a.trainer_state["ema"].items():
+        np.testing.assert_allclose(value.numpy(), b.trainer_state["ema"][key].numpy(), atol=1e-6)
+    assert sparse.best_epoch in (1, 3, 4)
+    # dev_every defines no result: a run resumes with another value
+    again = StudentTrainer(tiny_train_config(tmp_path / "b", epochs=5), utterances=tiny_subset, progress=False).fit()
+    assert again.best_epoch == sparse.best_epoch and len(again.history) == 3
+    with pytest.raises(ConfigError, match="dev_every"):
+        StudentTrainer(tiny_train_config(tmp_path / "c", dev_every=0), utterances=tiny_subset, progress=False)
+
+
 def test_unknown_option_is_rejected():
     from edgeemo.train.trainer import TrainConfig
 
