@@ -38,8 +38,9 @@ the teacher head refitted to its clean-clip outputs, ``Row.teacher_clean_kd``),
 ``Row.teacher_extra_views``), ``student_fm_b1_tbabble_ckd_stream_x4`` (that teacher, the student
 on its standard views and the first of its babble views) and the labels control on the babble
 views. ``Row.teacher_heads`` averages several teacher heads (``student_fm_t3_stream_x4``: ``_x4`` with
-the mean of three). ``student_fm_stream_x8`` and ``student_fm_b1_tbabble_ckd_stream_x8``: those two recipes
-trained twice as long again (320 epochs), and ``student_labels_stream_x8`` their control on labels.
+the mean of three). ``student_fm_stream_x8``, ``student_fm_b1_tbabble_ckd_stream_x8`` and
+``student_fm_cleanemb_stream_x8``: those three recipes trained twice as long again (320 epochs), and
+``student_labels_stream_x8`` their control on labels.
 ``student_fm_ftcleanemb_stream_x4``: ``student_fm_cleanemb_stream_x4``
 with the fine-tuned teacher. A row's ``controls`` give more paired Δs.
 
@@ -295,6 +296,10 @@ ROWS: tuple[Row, ...] = (
         views=True, fm={"label_weight": 0.0}, augment=FM_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=8,
         extra_views=(("babble", 1),), teacher_extra_views=(("babble", 3),), teacher_clean_kd=0.5,
         controls=("student_fm_b1_tbabble_ckd_stream_x4", "student_fm_stream_x8")),
+    Row("student_fm_cleanemb_stream_x8", ("student_fm_cleanemb_stream_x4 (the shipped tiny's recipe) for 320 epochs, "
+                                          "with its labels control student_labels_stream_x8"),
+        views=True, fm={"label_weight": 0.0, "embedding_view": "clean"}, augment=FM_AUGMENT, model=STREAMABLE_MODEL,
+        epoch_factor=8, controls=("student_labels_stream_x8", "student_fm_cleanemb_stream_x4", "student_fm_stream_x8")),
     Row("student_fm_ftcleanemb_stream_x4", ("student_fm_cleanemb_stream_x4 with a fine-tuned teacher: Whisper "
                                             "tiny.en's first 3 layers trained end to end with the head on the fold's "
                                             "train + dev clips and their views for 6 epochs (recipe small-finetune's "
