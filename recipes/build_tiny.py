@@ -1,6 +1,6 @@
 """``edgeemo recipe build-tiny``: rebuild the "tiny" model from the function-matching folds.
 
-    edgeemo recipe function-matching --rows student_fm_cleanemb_stream_x4   # the five folds (resumable)
+    edgeemo recipe function-matching --rows student_fm_cleanemb_stream_x8   # the five folds (resumable)
     edgeemo recipe build-tiny                                               # final model, export, card
 
 The recipe is fixed by the five actor folds of ``recipe function-matching`` (one row, ``--row``):
@@ -47,11 +47,11 @@ from .report import read_state
 __all__ = ["FOLD_WEIGHTS", "SHIPPED_FILE", "SHIPPED_FOLD_WEIGHTS", "SHIPPED_ROW", "build_tiny", "build_tiny_command",
            "claim_run_folder"]
 
-SHIPPED_ROW = "student_fm_cleanemb_stream_x4"
+SHIPPED_ROW = "student_fm_cleanemb_stream_x8"
 SHIPPED_FILE = "edgeemo-tiny-ravdess.onnx"
 INT8_FILE = "edgeemo-tiny-ravdess-int8.onnx"
 CARD_FILE = "MODEL_CARD_tiny.md"
-MODEL_VERSION = "0.4.0"
+MODEL_VERSION = "0.5.0"
 RESULTS = "docs/results/function_matching.json"
 BUILD_REPORT = "tiny_build.json"
 MODEL_NAME = "edgeemo-tiny-ravdess"
@@ -387,6 +387,20 @@ def _fold_models_in_words(r: dict[str, Any]) -> str:
     return "each the moving average of its last epoch, as the shipped model is"
 
 
+def _temperature_in_words(cal: dict[str, Any]) -> str:
+    """One sentence on what the fitted temperature says about the raw student."""
+    t = cal["temperature"]
+    if abs(t - 1) < 0.15 and cal["ece_before_pooled"] <= 0.05:
+        return ("A T this close to 1 changes the scores by little either way; a function-matching student learns "
+                "the teacher's softened outputs, not one-hot labels, and comes out calibrated.")
+    if t < 1:
+        return (f"T < 1 sharpens the scores: without it the student is under-confident (it learns the teacher's "
+                f"softened outputs, not one-hot labels), and the temperature takes the pooled ECE from "
+                f"{cal['ece_before_pooled']:.3f} to {cal['ece_after_pooled']:.3f}.")
+    return (f"T > 1 softens the scores: without it the student is over-confident, and the temperature takes the "
+            f"pooled ECE from {cal['ece_before_pooled']:.3f} to {cal['ece_after_pooled']:.3f}.")
+
+
 def render_card(r: dict[str, Any]) -> str:
     """The tiny model's card, from :func:`build_tiny`'s report (measured numbers only)."""
     from edgeemo.train.degrade import EVAL_CONDITIONS
@@ -439,9 +453,7 @@ window probabilities. Expected calibration error (10 bins) over all {cal['n_clip
 clips: **{cal['ece_before_pooled']:.3f}** without a temperature, {cal['ece_after_pooled']:.3f} with one
 cross-fitted on the other folds; a perfectly calibrated model would show {cal['ece_floor_pooled']:.3f}
 on that many clips. Mean of the per-fold ECE (240 clips each): {cal['ece_before']:.3f} without,
-{cal['ece_after']:.3f} with (floor {cal['ece_floor']:.3f}). A T this close to 1 changes the scores by
-little either way; a function-matching student learns the teacher's softened outputs, not one-hot
-labels, and comes out calibrated.
+{cal['ece_after']:.3f} with (floor {cal['ece_floor']:.3f}). {_temperature_in_words(cal)}
 
 ## Limits
 Acted, read English sentences from North-American actors in a quiet studio. Expect lower accuracy

@@ -42,7 +42,10 @@ the mean of three). ``student_fm_stream_x8``, ``student_fm_b1_tbabble_ckd_stream
 ``student_fm_cleanemb_stream_x8``: those three recipes trained twice as long again (320 epochs), and
 ``student_labels_stream_x8`` their control on labels.
 ``student_fm_ftcleanemb_stream_x4``: ``student_fm_cleanemb_stream_x4``
-with the fine-tuned teacher. A row's ``controls`` give more paired Δs.
+with the fine-tuned teacher. ``student_fm_xfit_cleanemb_stream_x4``: ``student_fm_cleanemb_stream_x4``
+with cross-fitted teacher outputs (``Row.teacher == "head_xfit"``, :class:`CrossFittedTeacher`):
+a training clip's logits come from a head that never heard its speaker. A row's ``controls`` give
+more paired Δs.
 
 Resumable: every finished (row, fold) is merged into ``OUT.json`` under a file lock (several
 processes may share one ``--out``, e.g. one per row), keyed by a hash of the settings; student
@@ -89,7 +92,7 @@ __all__ = ["ROWS", "Row", "Settings", "at_last_epoch", "function_matching_comman
            "views_in_words"]
 
 REFERENCE = "student_labels"
-TEACHER_KINDS = ("head", "finetuned")
+TEACHER_KINDS = ("head", "head_xfit", "finetuned")
 VIEW_AUGMENT: dict[str, Any] = {"noise_prob": 0.0}  # the views carry noise (the teacher saw them without more)
 FM_AUGMENT: dict[str, Any] = {"noise_prob": 0.0, "mixup_prob": 0.5}
 
@@ -124,7 +127,8 @@ class Row:
     controls: tuple[str, ...] = ()
     #: the teacher: ``"head"`` (a head on the frozen encoder's cached features, :class:`Teacher`) or
     #: ``"finetuned"`` (tiny.en's first 3 layers fine-tuned with a head on the fold's train + dev clips,
-    #: :class:`~edgeemo.recipes.finetuned_teacher.FinetunedTeacher`; standard views only)
+    #: :class:`~edgeemo.recipes.finetuned_teacher.FinetunedTeacher`; standard views only) or
+    #: ``"head_xfit"`` (the head's outputs cross-fitted: :class:`CrossFittedTeacher`)
     teacher: str = "head"
 
     def __post_init__(self) -> None:
@@ -308,6 +312,14 @@ ROWS: tuple[Row, ...] = (
         views=True, fm={"label_weight": 0.0, "embedding_view": "clean"}, augment=FM_AUGMENT, model=STREAMABLE_MODEL,
         epoch_factor=4, teacher="finetuned",
         controls=("student_fm_cleanemb_stream_x4", "student_labels_stream_x4", "student_labels_views_stream_x4")),
+    Row("student_fm_xfit_cleanemb_stream_x4", ("student_fm_cleanemb_stream_x4 with cross-fitted teacher outputs: "
+                                               "each training clip's logits (every view) from a head fitted without "
+                                               "its speaker's fold, so they carry the teacher's honest doubts instead "
+                                               "of the label it memorised (the fold's head scores its own training "
+                                               "clips near 100 %); the embedding target stays the fold's head's"),
+        views=True, fm={"label_weight": 0.0, "embedding_view": "clean"}, augment=FM_AUGMENT, model=STREAMABLE_MODEL,
+        epoch_factor=4, teacher="head_xfit",
+        controls=("student_fm_cleanemb_stream_x4", "student_labels_stream_x4", "student_labels_views_stream_x4")),
     Row("student_labels_views_babble_stream_x4", ("student_labels_views_stream_x4 on the views of "
                                                   "student_fm_babble_stream_x4 (labels, no teacher, no mixup)"),
         views=True, augment=VIEW_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4, extra_views=(("babble", 4),)),
@@ -425,6 +437,9 @@ class FoldData:
 class Teacher:
     """The fold's Whisper teacher head (audio only), fitted once per process and fold."""
 
+    head: Any
+    features: np.ndarray
+
     def __init__(self, data: FoldData, fold: int, view_sets: Sequence[Any], clean_kd: float = 0.0,
                  heads: int = 1) -> None:
         """``view_sets``: the head's views; :attr:`features` ``[N, V + 1, L, D]`` holds them all (a
@@ -482,6 +497,69 @@ class Teacher:
         return out
 
 
+class CrossFittedTeacher(Teacher):
+    """The fold's head (its embedding targets and test scores) with cross-fitted logits.
+
+    A head fitted on the training clips scores them near 100 % (fold 4: 100.0 clean, p(true) 0.92),
+    so its outputs there are little more than smoothed labels. Here the logits of a training clip
+    in fold ``j`` (clean and every view) come from a head fitted, for the fold's head's chosen
+    epoch count and no dev choice, on the fold's other clips outside fold ``j``: the other
+    training folds and the dev fold (12 actors, as many as the fold's head), never ``j``'s
+    speakers nor the test fold. The embedding targets stay the fold's head's, one space for all
+    clips. :attr:`record` adds ``target_ua``: the cross-fitted targets' UA % on the training
+    clips (clean and over the views) against the fold head's own."""
+
+    def __init__(self, data: FoldData, fold: int, view_sets: Sequence[Any], clean_kd: float = 0.0,
+                 heads: int = 1) -> None:
+        from edgeemo.train.teachers.whisper_head import (
+            HeadData,
+            HeadTrainConfig,
+            WhisperHeadConfig,
+            fit_whisper_head_on_views,
+            predict_logits,
+        )
+
+        super().__init__(data, fold, view_sets, clean_kd, heads)
+        t0 = time.perf_counter()
+        s = data.settings
+        train_folds, dev_fold, _ = fold_split(fold)
+        y_train = label_indices(self.train, RAVDESS_LABELS)
+        n, v = self.features.shape[:2]
+        self.logits = np.zeros((n, v, len(RAVDESS_LABELS)), np.float32)
+        cfg = WhisperHeadConfig(n_layers=self.features.shape[2], feature_dim=self.features.shape[3],
+                                n_classes=len(RAVDESS_LABELS))
+        tcfg = HeadTrainConfig(seed=s.seed, epochs=int(self.record["best_epoch"]))
+        for j in train_folds:
+            held = np.array([u.fold == j for u in self.train])
+            fit = [u for u in data.utts if u.fold != fold and u.fold != j]  # other training folds + the dev fold
+            fit_features = data.view_features(fit, view_sets)
+            head, _ = fit_whisper_head_on_views(fit_features, label_indices(fit, RAVDESS_LABELS), None, cfg, tcfg,
+                                                clean_kd=clean_kd, heads=heads)
+            rows = self.features[held]
+            flat = HeadData(features=rows.reshape(-1, *rows.shape[2:]), labels=np.repeat(y_train[held], v))
+            self.logits[held] = predict_logits(head, flat).reshape(int(held.sum()), v, -1)
+        own = super().view_targets(v - 1).logits
+        self.record["target_ua"] = {
+            which: {"cross_fitted": self._ua(self.logits[:, cols], y_train), "fold_head": self._ua(own[:, cols], y_train)}
+            for which, cols in (("clean", slice(0, 1)), ("views", slice(1, None)))}
+        self.record["cross_fit"] = {"held_out_folds": list(train_folds), "also_fitted_on_dev_fold": dev_fold,
+                                    "epochs": tcfg.epochs}
+        self.seconds += time.perf_counter() - t0
+
+    @staticmethod
+    def _ua(logits: np.ndarray, y: np.ndarray) -> float:
+        """UA % of ``logits [N, V, C]``'s argmax over every (clip, view) against the clips' labels."""
+        n, v = logits.shape[:2]
+        return 100 * unweighted_accuracy(np.repeat(y, v), logits.reshape(n * v, -1).argmax(1), len(RAVDESS_LABELS))
+
+    def view_targets(self, n_views: int) -> Any:
+        """The fold head's targets with the cross-fitted logits in place of its own."""
+        from edgeemo.train.distill.function_matching import ViewTargets
+
+        own = super().view_targets(n_views)
+        return ViewTargets(logits=self.logits[:, : 1 + n_views], embedding=own.embedding, paths=own.paths)
+
+
 def _train_config(row: Row, fold: int, s: Settings, run_dir: Path, threads: int, dev_every: int = 1) -> Any:
     from edgeemo.train.trainer import TrainConfig
 
@@ -504,9 +582,10 @@ def fold_teacher(row: Row, fold: int, data: FoldData, teachers: dict[tuple[Any, 
             teachers[key] = FinetunedTeacher(data, fold, s.views, runs, log=lambda text: click.echo(text, err=True))
         return teachers[key]
     teacher_sets = row.teacher_view_sets(s.views)
-    key = (fold, row.teacher_clean_kd, row.teacher_heads, *teacher_sets)
+    key = (fold, row.teacher, row.teacher_clean_kd, row.teacher_heads, *teacher_sets)
     if key not in teachers:
-        teachers[key] = Teacher(data, fold, teacher_sets, row.teacher_clean_kd, row.teacher_heads)
+        kind = CrossFittedTeacher if row.teacher == "head_xfit" else Teacher
+        teachers[key] = kind(data, fold, teacher_sets, row.teacher_clean_kd, row.teacher_heads)
     return teachers[key]
 
 
@@ -851,7 +930,8 @@ def render_markdown(summary: dict[str, Any], conditions: Sequence[str], meta: di
         if "teacher_ua" in s:
             row = ROW_BY_NAME[n]
             label = views_in_words(row.view_parts(meta["views"], teacher=True), row.teacher_clean_kd, row.teacher_heads)
-            teachers.setdefault(f"{row.teacher}: {label}", (n, s["teacher_ua"]))
+            kind = "head" if row.teacher == "head_xfit" else row.teacher  # its test scores are the fold head's
+            teachers.setdefault(f"{kind}: {label}", (n, s["teacher_ua"]))
     for label, (name, t) in teachers.items():
         kind, views = label.split(": ", 1)
         what = ("The Whisper teacher head itself" if kind == "head" else

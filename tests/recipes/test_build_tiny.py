@@ -46,6 +46,9 @@ def test_the_card_reports_the_measured_numbers():
     card = bt.render_card(report)
     assert "CC BY-NC-SA 4.0" in card and "non-commercial" in card
     assert "**40.0 ± 5.0**" in card and "T = 1.234" in card and "**0.100** without a temperature, 0.030 with" in card
+    assert "T > 1 softens the scores" in card  # far from 1: the card says what the temperature corrects
+    close = {**report, "calibration": {**report["calibration"], "temperature": 0.95, "ece_before_pooled": 0.03}}
+    assert "A T this close to 1" in bt.render_card(close) and "T < 1 sharpens" not in bt.render_card(close)
     assert "edgeemo-tiny-ravdess.stream.onnx" in card and "3.0e-07" in card
     assert "| telephone_8k |" in card and "[11, 21, 31, 26, 13]" in card
     assert "per clip, mixup, no labels, 160 epochs on the folds" in card  # 40 × the row's epoch factor 4

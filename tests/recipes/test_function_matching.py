@@ -117,7 +117,8 @@ def test_rows_and_the_cli_mount():
                                          "student_fm_b1_tbabble_ckd_stream_x4", "student_fm_t3_stream_x4",
                                          "student_fm_stream_x8", "student_labels_stream_x8",
                                          "student_fm_b1_tbabble_ckd_stream_x8", "student_fm_cleanemb_stream_x8",
-                                         "student_fm_ftcleanemb_stream_x4", "student_labels_views_babble_stream_x4"]
+                                         "student_fm_ftcleanemb_stream_x4", "student_fm_xfit_cleanemb_stream_x4",
+                                         "student_labels_views_babble_stream_x4"]
     from edgeemo.train.views import VIEW_KINDS
 
     def recipe(r):  # everything but the schedule
@@ -154,6 +155,10 @@ def test_rows_and_the_cli_mount():
     assert (clean_targets.augment, clean_targets.model, clean_targets.epoch_factor) == (plain.augment, plain.model, 4)
     clean_embedding = fm.ROW_BY_NAME["student_fm_cleanemb_stream_x4"]
     assert clean_embedding.fm == {**plain.fm, "embedding_view": "clean"}
+    cross_fitted = fm.ROW_BY_NAME["student_fm_xfit_cleanemb_stream_x4"]  # only the teacher's kind differs
+    assert (cross_fitted.teacher, clean_embedding.teacher) == ("head_xfit", "head")
+    assert {**cross_fitted.__dict__, "name": "", "description": "", "teacher": "", "controls": ()} == {
+        **clean_embedding.__dict__, "name": "", "description": "", "teacher": "", "controls": ()}
     babble, ckd = fm.ROW_BY_NAME["student_fm_babble_stream_x4"], fm.ROW_BY_NAME["student_fm_babble_ckd_stream_x4"]
     labels_babble = fm.ROW_BY_NAME["student_labels_views_babble_stream_x4"]
     for row in (babble, ckd):  # the views (and the teacher's refit) are all that differ from the plain row
