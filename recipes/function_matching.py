@@ -44,8 +44,9 @@ the mean of three). ``student_fm_stream_x8``, ``student_fm_b1_tbabble_ckd_stream
 ``student_fm_ftcleanemb_stream_x4``: ``student_fm_cleanemb_stream_x4``
 with the fine-tuned teacher. ``student_fm_xfit_cleanemb_stream_x4``: ``student_fm_cleanemb_stream_x4``
 with cross-fitted teacher outputs (``Row.teacher == "head_xfit"``, :class:`CrossFittedTeacher`):
-a training clip's logits come from a head that never heard its speaker. A row's ``controls`` give
-more paired Δs.
+a training clip's logits come from a head that never heard its speaker;
+``student_fm_xfit_label_cleanemb_stream_x4`` the same + label cross-entropy 0.5. A row's
+``controls`` give more paired Δs.
 
 Resumable: every finished (row, fold) is merged into ``OUT.json`` under a file lock (several
 processes may share one ``--out``, e.g. one per row), keyed by a hash of the settings; student
@@ -320,6 +321,12 @@ ROWS: tuple[Row, ...] = (
         views=True, fm={"label_weight": 0.0, "embedding_view": "clean"}, augment=FM_AUGMENT, model=STREAMABLE_MODEL,
         epoch_factor=4, teacher="head_xfit",
         controls=("student_fm_cleanemb_stream_x4", "student_labels_stream_x4", "student_labels_views_stream_x4")),
+    Row("student_fm_xfit_label_cleanemb_stream_x4", ("student_fm_xfit_cleanemb_stream_x4 + label cross-entropy 0.5 "
+                                                     "(alone, the cross-fitted targets cost 6.9 clean: does the label "
+                                                     "term keep their doubts and drop their errors)"),
+        views=True, fm={"label_weight": 0.5, "embedding_view": "clean"}, augment=FM_AUGMENT, model=STREAMABLE_MODEL,
+        epoch_factor=4, teacher="head_xfit",
+        controls=("student_fm_xfit_cleanemb_stream_x4", "student_fm_cleanemb_stream_x4", "student_labels_stream_x4")),
     Row("student_labels_views_babble_stream_x4", ("student_labels_views_stream_x4 on the views of "
                                                   "student_fm_babble_stream_x4 (labels, no teacher, no mixup)"),
         views=True, augment=VIEW_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4, extra_views=(("babble", 4),)),
