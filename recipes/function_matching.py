@@ -327,6 +327,14 @@ ROWS: tuple[Row, ...] = (
         views=True, fm={"label_weight": 0.5, "embedding_view": "clean"}, augment=FM_AUGMENT, model=STREAMABLE_MODEL,
         epoch_factor=4, teacher="head_xfit",
         controls=("student_fm_xfit_cleanemb_stream_x4", "student_fm_cleanemb_stream_x4", "student_labels_stream_x4")),
+    Row("student_fm_talker_cleanemb_stream_x4", ("student_fm_cleanemb_stream_x4 on talker views (pitch ±2 "
+                                                 "semitones, formants ×0.9-1.1, each p 0.3) for teacher and student: "
+                                                 "the clean clip's embedding as the target of a voice-shifted view "
+                                                 "asks the student for the same representation from another voice, "
+                                                 "where its weak folds are unseen speakers the teacher reads well"),
+        views=True, fm={"label_weight": 0.0, "embedding_view": "clean"}, augment=FM_AUGMENT, model=STREAMABLE_MODEL,
+        epoch_factor=4, view_kind="talker",
+        controls=("student_fm_cleanemb_stream_x4", "student_labels_stream_x4", "student_fm_talker_stream_x4")),
     Row("student_labels_views_babble_stream_x4", ("student_labels_views_stream_x4 on the views of "
                                                   "student_fm_babble_stream_x4 (labels, no teacher, no mixup)"),
         views=True, augment=VIEW_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4, extra_views=(("babble", 4),)),

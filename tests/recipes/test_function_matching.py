@@ -119,6 +119,7 @@ def test_rows_and_the_cli_mount():
                                          "student_fm_b1_tbabble_ckd_stream_x8", "student_fm_cleanemb_stream_x8",
                                          "student_fm_ftcleanemb_stream_x4", "student_fm_xfit_cleanemb_stream_x4",
                                          "student_fm_xfit_label_cleanemb_stream_x4",
+                                         "student_fm_talker_cleanemb_stream_x4",
                                          "student_labels_views_babble_stream_x4"]
     from edgeemo.train.views import VIEW_KINDS
 
@@ -164,6 +165,10 @@ def test_rows_and_the_cli_mount():
     assert xfit_label.fm == {**cross_fitted.fm, "label_weight": 0.5} and xfit_label.teacher == "head_xfit"
     assert (xfit_label.augment, xfit_label.model, xfit_label.epoch_factor, xfit_label.views) == (
         cross_fitted.augment, cross_fitted.model, 4, True)
+    talker_clean = fm.ROW_BY_NAME["student_fm_talker_cleanemb_stream_x4"]  # only the views' kind differs
+    assert (talker_clean.view_kind, [v.tag for v in talker_clean.view_sets(4)]) == ("talker", ["view-talker"])
+    assert {**talker_clean.__dict__, "name": "", "description": "", "view_kind": "", "controls": ()} == {
+        **clean_embedding.__dict__, "name": "", "description": "", "view_kind": "", "controls": ()}
     babble, ckd = fm.ROW_BY_NAME["student_fm_babble_stream_x4"], fm.ROW_BY_NAME["student_fm_babble_ckd_stream_x4"]
     labels_babble = fm.ROW_BY_NAME["student_labels_views_babble_stream_x4"]
     for row in (babble, ckd):  # the views (and the teacher's refit) are all that differ from the plain row
