@@ -45,7 +45,10 @@ the mean of three). ``student_fm_stream_x8``, ``student_fm_b1_tbabble_ckd_stream
 with the fine-tuned teacher. ``student_fm_xfit_cleanemb_stream_x4``: ``student_fm_cleanemb_stream_x4``
 with cross-fitted teacher outputs (``Row.teacher == "head_xfit"``, :class:`CrossFittedTeacher`):
 a training clip's logits come from a head that never heard its speaker;
-``student_fm_xfit_label_cleanemb_stream_x4`` the same + label cross-entropy 0.5. A row's
+``student_fm_xfit_label_cleanemb_stream_x4`` the same + label cross-entropy 0.5.
+``student_fm_frames_cleanemb_stream_x4``: ``student_fm_cleanemb_stream_x4`` + frame-level regression
+of Whisper's layer 2 from the student's trunk columns (:mod:`edgeemo.train.distill.frame_matching`;
+the frames are cached per (clip, view) on first use). A row's
 ``controls`` give more paired Δs.
 
 Resumable: every finished (row, fold) is merged into ``OUT.json`` under a file lock (several
@@ -335,6 +338,15 @@ ROWS: tuple[Row, ...] = (
         views=True, fm={"label_weight": 0.0, "embedding_view": "clean"}, augment=FM_AUGMENT, model=STREAMABLE_MODEL,
         epoch_factor=4, view_kind="talker",
         controls=("student_fm_cleanemb_stream_x4", "student_labels_stream_x4", "student_fm_talker_stream_x4")),
+    Row("student_fm_frames_cleanemb_stream_x4", ("student_fm_cleanemb_stream_x4 + frame-level regression of "
+                                                 "Whisper tiny.en's layer 2 (of 4) on the view the student sees: "
+                                                 "each 100 ms trunk column projected onto the mean of that span's "
+                                                 "five 20 ms encoder frames (1 - cos, weight 1), as DistilHuBERT "
+                                                 "predicts its teacher's layers: ~19 targets of 384 numbers per crop "
+                                                 "instead of one embedding"),
+        views=True, fm={"label_weight": 0.0, "embedding_view": "clean", "frame_weight": 1.0, "frame_layer": 2},
+        augment=FM_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4,
+        controls=("student_fm_cleanemb_stream_x4", "student_labels_stream_x4", "student_labels_views_stream_x4")),
     Row("student_labels_views_babble_stream_x4", ("student_labels_views_stream_x4 on the views of "
                                                   "student_fm_babble_stream_x4 (labels, no teacher, no mixup)"),
         views=True, augment=VIEW_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4, extra_views=(("babble", 4),)),
@@ -429,6 +441,24 @@ class FoldData:
             per_view += [self._features(utts, s, views.tag, lambda spk, cfg=views.cfg: view_function(self.pool, spk, cfg))
                          for s in views.seeds]
         return np.stack(per_view, axis=1)
+
+    def frame_targets(self, utts: Sequence[Utterance], views: Any, layer: int) -> Any:
+        """:class:`~edgeemo.train.distill.frame_matching.FrameTargets` of ``utts`` (the clean clip, then
+        the ``views``, a :class:`~edgeemo.train.views.TrainingViews`): Whisper layer ``layer``'s hidden
+        states, cached per (clip, view) beside the pooled features."""
+        from edgeemo.train.distill.frame_matching import whisper_frame_targets
+        from edgeemo.train.teachers.whisper import load_whisper_encoder, weights_fingerprint
+
+        if self._fingerprint is None:
+            self._fingerprint = weights_fingerprint(size=self.settings.size)
+
+        def encoder() -> Any:
+            if self._encoder is None:
+                self._encoder = load_whisper_encoder(size=self.settings.size)
+            return self._encoder
+
+        return whisper_frame_targets(utts, views, layer=layer, fingerprint=self._fingerprint, load_encoder=encoder,
+                                     progress=self.progress)
 
     def condition_features(self, utts: Sequence[Utterance], name: str) -> np.ndarray:
         from edgeemo.train.views import (
@@ -628,10 +658,14 @@ def run_fold(row: Row, fold: int, data: FoldData, *, runs: Path, threads: int,
     if row.fm is not None:
         teacher = fold_teacher(row, fold, data, teachers, runs)
         targets = teacher.view_targets(row.view_count(s.views))  # the clean clip and the student's views
-        trainer = function_matching_trainer(cfg, FunctionMatchingConfig.from_dict(row.fm), targets, train + dev, views,
+        fm_cfg = FunctionMatchingConfig.from_dict(row.fm)
+        frames = data.frame_targets(train, views, fm_cfg.frame_layer) if fm_cfg.frame_weight > 0 else None
+        trainer = function_matching_trainer(cfg, fm_cfg, targets, train + dev, views, frames=frames,
                                             progress=data.progress)
         out["teacher"] = {**teacher.record, "test_ua": teacher.score(data, fold, conditions),
                           "seconds": round(teacher.seconds, 1)}
+        if frames is not None:
+            out["frame_targets_seconds"] = round(frames.seconds, 1)
     else:
         trainer = StudentTrainer(cfg, utterances=train + dev, views=views, progress=data.progress)
     result = trainer.fit()

@@ -60,6 +60,9 @@ _VIEW_STREAM = 0x7669  # the third seed word of the per-epoch view draw (views a
 #: ``"mixup_lam"`` (0-d tensor, >= 0.5) and ``"mixup_perm"`` (partner positions within the batch):
 #: example ``b`` of the batch is ``lam * idx[b] + (1 - lam) * idx[perm[b]]``. When the trainer has
 #: ``views``, ``outputs["view"]`` (``[B]`` int64) says which view of each clip was used (0 = clean).
+#: ``outputs["columns"]`` is the conv trunk's output ``[B, C, F, T']`` (before pooling) and
+#: ``outputs["crop_start"]`` (``[B]`` int64) the first log-mel frame of each example's crop in its
+#: clip or view (frame-level targets align with both).
 LossTerm = Callable[[dict[str, torch.Tensor], torch.Tensor, int], torch.Tensor]
 
 
@@ -205,11 +208,30 @@ class _TrainForward(nn.Module):
         self.model = model
 
     def forward(self, logmel: torch.Tensor, augment: Callable[[torch.Tensor], torch.Tensor]) -> dict[str, torch.Tensor]:
-        return self.model.forward_features(augment(self.model.normalize(logmel)))
+        columns = self.model.trunk(augment(self.model.normalize(logmel)))
+        return {**self.model.pool_head(columns), "columns": columns}
 
 
 def _cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu() for k, v in module.state_dict().items()}
+
+
+def student_config(cfg: TrainConfig) -> StudentConfig:
+    """The :class:`StudentConfig` a :class:`StudentTrainer` with ``cfg`` trains."""
+    return StudentConfig(
+        labels=RAVDESS_LABELS,
+        channels=cfg.channels,
+        embedding_dim=cfg.embedding_dim,
+        freq_bins=cfg.freq_bins,
+        normalization=cfg.normalization,
+        dropout=cfg.dropout,
+        relative_floor_db=cfg.relative_floor_db,  # needs the low absolute floor (StudentConfig checks)
+        time_padding=cfg.time_padding,
+        time_pools=None if cfg.time_pools is None else tuple(cfg.time_pools),
+        local_context_frames=cfg.local_context_frames,
+        frontend=(FrontendConfig() if cfg.relative_floor_db is None and cfg.normalization != "local_max"
+                  else FrontendConfig(log_floor=LEVEL_INVARIANT_LOG_FLOOR)),
+    )
 
 
 class StudentTrainer:
@@ -253,20 +275,7 @@ class StudentTrainer:
             raise ConfigError(
                 f"empty train ({len(self.train_utts)}) or dev ({len(self.dev_utts)}) set: check the splits/folds"
             )
-        self.model_cfg = StudentConfig(
-            labels=RAVDESS_LABELS,
-            channels=cfg.channels,
-            embedding_dim=cfg.embedding_dim,
-            freq_bins=cfg.freq_bins,
-            normalization=cfg.normalization,
-            dropout=cfg.dropout,
-            relative_floor_db=cfg.relative_floor_db,  # needs the low absolute floor (StudentConfig checks)
-            time_padding=cfg.time_padding,
-            time_pools=None if cfg.time_pools is None else tuple(cfg.time_pools),
-            local_context_frames=cfg.local_context_frames,
-            frontend=(FrontendConfig() if cfg.relative_floor_db is None and cfg.normalization != "local_max"
-                      else FrontendConfig(log_floor=LEVEL_INVARIANT_LOG_FLOOR)),
-        )
+        self.model_cfg = student_config(cfg)
 
     def _extra_config(self) -> dict[str, Any]:
         """The non-default ``views`` / ``label_weight`` settings (empty for a plain run)."""
@@ -324,13 +333,16 @@ class StudentTrainer:
         rng = np.random.default_rng([self.cfg.seed, epoch, _VIEW_STREAM])
         return rng.integers(0, self.views.n_views + 1, size=len(self.train_utts))
 
-    def _batch(self, idx: np.ndarray, rng: np.random.Generator, views: np.ndarray | None = None) -> torch.Tensor:
+    def _batch(self, idx: np.ndarray, rng: np.random.Generator,
+               views: np.ndarray | None = None) -> tuple[torch.Tensor, np.ndarray]:
+        """The batch's log-mel crops (noise mixed in) and each crop's first frame in its clip or view."""
         aug = self.cfg.augment
-        crops = []
+        crops, starts = [], []
         for i in idx:
             feat = self.feats[i][views[i]] if views is not None else self.feats[i][rng.integers(len(self.feats[i]))]
             start = rng.integers(0, feat.shape[1] - self.n_frames + 1)
             crops.append(feat[:, start : start + self.n_frames])
+            starts.append(start)
         logmel = torch.stack(crops)
         noisy = torch.from_numpy(rng.random(len(idx)) < aug.noise_prob)
         if noisy.any():
@@ -340,7 +352,7 @@ class StudentTrainer:
             snr = torch.from_numpy(rng.uniform(*aug.snr_db, size=len(n_idx))).float()
             floor = self.model_cfg.frontend.log_floor
             logmel[noisy] = add_noise_logmel(logmel[noisy], noise, snr, floor)
-        return logmel
+        return logmel, np.asarray(starts, dtype=np.int64)
 
     # ----------------------------------------------------------------- loop
     def fit(self) -> TrainResult:
@@ -442,7 +454,8 @@ class StudentTrainer:
                 idx = idx[ctx.rank :: ctx.world_size]
                 set_scheduled_lr(optimizer, cfg.lr, epoch * steps_per_epoch + step, total_steps,
                                  cfg.warmup_epochs * steps_per_epoch)
-                logmel = self._batch(idx, aug_rng, epoch_views).to(device)
+                logmel, crop_start = self._batch(idx, aug_rng, epoch_views)
+                logmel = logmel.to(device)
                 n_classes = len(self.model_cfg.labels)
                 targets = nn.functional.one_hot(torch.from_numpy(self.train_y[idx]), n_classes).float()
                 targets = targets * (1 - cfg.label_smoothing) + cfg.label_smoothing / n_classes
@@ -473,6 +486,7 @@ class StudentTrainer:
                         term_out["mixup_lam"], term_out["mixup_perm"] = torch.tensor(mix[0][0]), mix[0][1]
                     if epoch_views is not None:
                         term_out["view"] = torch.from_numpy(epoch_views[idx])
+                    term_out["crop_start"] = torch.from_numpy(crop_start)
                     for term in self.extra_losses:
                         loss = loss + term(term_out, batch_idx, epoch)
                 optimizer.zero_grad(set_to_none=True)

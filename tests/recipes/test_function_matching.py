@@ -120,6 +120,7 @@ def test_rows_and_the_cli_mount():
                                          "student_fm_ftcleanemb_stream_x4", "student_fm_xfit_cleanemb_stream_x4",
                                          "student_fm_xfit_label_cleanemb_stream_x4",
                                          "student_fm_talker_cleanemb_stream_x4",
+                                         "student_fm_frames_cleanemb_stream_x4",
                                          "student_labels_views_babble_stream_x4"]
     from edgeemo.train.views import VIEW_KINDS
 
@@ -169,6 +170,10 @@ def test_rows_and_the_cli_mount():
     assert (talker_clean.view_kind, [v.tag for v in talker_clean.view_sets(4)]) == ("talker", ["view-talker"])
     assert {**talker_clean.__dict__, "name": "", "description": "", "view_kind": "", "controls": ()} == {
         **clean_embedding.__dict__, "name": "", "description": "", "view_kind": "", "controls": ()}
+    frames = fm.ROW_BY_NAME["student_fm_frames_cleanemb_stream_x4"]  # + the frame term, nothing else
+    assert frames.fm == {**clean_embedding.fm, "frame_weight": 1.0, "frame_layer": 2}
+    assert {**frames.__dict__, "name": "", "description": "", "fm": None, "controls": ()} == {
+        **clean_embedding.__dict__, "name": "", "description": "", "fm": None, "controls": ()}
     babble, ckd = fm.ROW_BY_NAME["student_fm_babble_stream_x4"], fm.ROW_BY_NAME["student_fm_babble_ckd_stream_x4"]
     labels_babble = fm.ROW_BY_NAME["student_labels_views_babble_stream_x4"]
     for row in (babble, ckd):  # the views (and the teacher's refit) are all that differ from the plain row

@@ -42,7 +42,7 @@ def test_config_errors_are_clear():
         FunctionMatchingConfig(projection="deep")
     with pytest.raises(ConfigError, match="temperature must be > 0"):
         FunctionMatchingConfig(temperature=0)
-    with pytest.raises(ConfigError, match="kl_weight > 0 or embedding_weight > 0"):
+    with pytest.raises(ConfigError, match="kl_weight, embedding_weight or frame_weight > 0"):
         FunctionMatchingConfig(kl_weight=0, embedding_weight=0, label_weight=1)
     with pytest.raises(ConfigError, match="label_weight must be >= 0"):
         FunctionMatchingConfig(label_weight=-1)

@@ -10,6 +10,8 @@ Whisper teacher head: :func:`whisper_view_targets`). Loss terms, each weighted:
 * ``embedding_weight`` — a projection head (student embedding → teacher embedding, trained with the
   student, never exported) regresses the teacher's embedding: ``1 − cos`` or smooth-L1 (mean over
   dimensions), as DistilHuBERT predicts its teacher's hidden states;
+* ``frame_weight`` — a linear head regresses one Whisper layer's hidden states frame by frame from
+  the student's trunk columns, on the view it sees (:mod:`edgeemo.train.distill.frame_matching`);
 * ``label_weight`` — the trainer's own label cross-entropy (class-balanced, label-smoothed),
   passed as ``StudentTrainer(label_weight=...)``; 0 = no labels.
 
@@ -44,9 +46,11 @@ from edgeemo.fileio import atomic_write_text
 
 from ..config import DictConfig, check_minimum
 from ..data import Utterance
+from .frame_matching import FrameTargets, frame_regression_term
 from .heads import PROJECTIONS, projection_head
 
 if TYPE_CHECKING:
+    from ..models.student import StudentConfig
     from ..teachers.whisper_head import WhisperTeacherHead
     from ..trainer import StudentTrainer, TrainConfig
     from ..views import TrainingViews
@@ -84,9 +88,13 @@ class FunctionMatchingConfig(DictConfig):
     label_weight: float = 0.0
     teacher_view: str = "same"  # or "clean": the teacher's outputs on the clean clip for every view
     embedding_view: str | None = None  # the embedding target's view; None = teacher_view
+    #: > 0: regress this Whisper layer's hidden states frame by frame from the student's trunk columns,
+    #: on the view the student sees (edgeemo.train.distill.frame_matching); needs frame targets
+    frame_weight: float = 0.0
+    frame_layer: int = 2
 
     def __post_init__(self) -> None:
-        check_minimum(self, ("kl_weight", "embedding_weight", "label_weight"))
+        check_minimum(self, ("kl_weight", "embedding_weight", "label_weight", "frame_weight", "frame_layer"))
         if self.teacher_view not in TEACHER_VIEWS:
             raise ConfigError(f"teacher_view={self.teacher_view!r} is not one of {TEACHER_VIEWS}")
         if self.embedding_view is not None and self.embedding_view not in TEACHER_VIEWS:
@@ -96,8 +104,8 @@ class FunctionMatchingConfig(DictConfig):
             raise ConfigError(f"embedding_loss={self.embedding_loss!r} is not one of {EMBEDDING_LOSSES}")
         if self.projection not in PROJECTIONS:
             raise ConfigError(f"projection={self.projection!r} is not one of {PROJECTIONS}")
-        if self.kl_weight == 0 and self.embedding_weight == 0:
-            raise ConfigError("function matching needs kl_weight > 0 or embedding_weight > 0 "
+        if self.kl_weight == 0 and self.embedding_weight == 0 and self.frame_weight == 0:
+            raise ConfigError("function matching needs kl_weight, embedding_weight or frame_weight > 0 "
                               "(labels alone are the plain student)")
 
 
@@ -174,11 +182,13 @@ def mix_batch(values: torch.Tensor, out: dict[str, torch.Tensor]) -> torch.Tenso
 
 
 def build_function_matching_terms(cfg: FunctionMatchingConfig, targets: ViewTargets, student_dim: int,
-                                  *, seed: int = 0) -> tuple[list[LossTerm], nn.ModuleDict]:
-    """Loss terms for ``StudentTrainer(extra_losses=...)`` and the projection head for
+                                  *, seed: int = 0, frames: FrameTargets | None = None,
+                                  student: StudentConfig | None = None) -> tuple[list[LossTerm], nn.ModuleDict]:
+    """Loss terms for ``StudentTrainer(extra_losses=...)`` and the projection heads for
     ``extra_modules=...`` (initialised from ``seed``, whatever the global torch state). The label
     term is not among them: pass ``label_weight=cfg.label_weight`` to the trainer
-    (:func:`function_matching_trainer` does)."""
+    (:func:`function_matching_trainer` does). ``cfg.frame_weight`` > 0 needs ``frames`` (of layer
+    ``cfg.frame_layer``) and the ``student``'s architecture (its columns' alignment)."""
     probs = torch.softmax(torch.from_numpy(targets.logits.astype(np.float32)) / cfg.temperature, dim=2)
     emb = torch.from_numpy(targets.embedding.astype(np.float32))
     heads = nn.ModuleDict()
@@ -208,16 +218,26 @@ def build_function_matching_terms(cfg: FunctionMatchingConfig, targets: ViewTarg
             loss = embedding_regression_loss(pred, target, cfg.embedding_loss, cfg.smooth_l1_beta)
             return cfg.embedding_weight * loss
         terms.append(embedding)
+
+    if cfg.frame_weight > 0:
+        if frames is None or student is None:
+            raise ConfigError("frame_weight > 0 needs the frame targets and the student's config")
+        if frames.layer != cfg.frame_layer or frames.paths != targets.paths or frames.n_views != targets.n_views:
+            raise ConfigError(f"the frame targets (layer {frames.layer}, {len(frames.paths)} clips, {frames.n_views} "
+                              f"views) do not match frame_layer={cfg.frame_layer} and the view targets' clips and views")
+        frame_term, heads["frame_proj"] = frame_regression_term(frames, student, cfg.frame_weight, seed=seed + 1)
+        terms.append(frame_term)
     return terms, heads
 
 
 def function_matching_trainer(train_cfg: TrainConfig, cfg: FunctionMatchingConfig, targets: ViewTargets,
                               utterances: Sequence[Utterance], views: TrainingViews | None,
-                              *, progress: bool = True) -> StudentTrainer:
+                              *, frames: FrameTargets | None = None, progress: bool = True) -> StudentTrainer:
     """A :class:`~edgeemo.train.trainer.StudentTrainer` wired for function matching (``views``:
-    the same views the targets were computed on; None trains on clean clips with column 0). The
-    settings are recorded in ``OUT/function_matching.json``; resuming with others is refused."""
-    from ..trainer import StudentTrainer
+    the same views the targets were computed on; None trains on clean clips with column 0;
+    ``frames``: the Whisper frame targets ``cfg.frame_weight`` > 0 needs). The settings are
+    recorded in ``OUT/function_matching.json``; resuming with others is refused."""
+    from ..trainer import StudentTrainer, student_config
 
     if views is not None and views.n_views != targets.n_views:
         raise ConfigError(f"the trainer's views ({views.n_views}) and the targets' ({targets.n_views}) differ")
@@ -226,7 +246,8 @@ def function_matching_trainer(train_cfg: TrainConfig, cfg: FunctionMatchingConfi
     if record.is_file() and {**FunctionMatchingConfig().to_dict(), **json.loads(record.read_text())} != cfg.to_dict():
         raise ConfigError(f"{train_cfg.out_dir} was trained with other function-matching settings ({record}); "
                           "use another out_dir or delete it")
-    terms, heads = build_function_matching_terms(cfg, targets, train_cfg.embedding_dim, seed=train_cfg.seed)
+    terms, heads = build_function_matching_terms(cfg, targets, train_cfg.embedding_dim, seed=train_cfg.seed,
+                                                 frames=frames, student=student_config(train_cfg))
     trainer = StudentTrainer(train_cfg, utterances=utterances, extra_losses=terms, extra_modules=heads,
                              views=views, label_weight=cfg.label_weight, progress=progress)
     if tuple(str(u.path) for u in trainer.train_utts) != targets.paths:

@@ -31,6 +31,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -118,6 +119,20 @@ class StudentConfig(DictConfig):
     def frame_stride(self) -> int:
         """Log-mel frames per output column of the conv trunk."""
         return math.prod(self.block_time_pools)
+
+    def column_centers(self, n_columns: int) -> np.ndarray:
+        """The log-mel frame (of the network's input, fractional) on which each of the conv trunk's
+        first ``n_columns`` output columns is centred: the centre of its receptive field in time
+        (after ``local_max`` normalisation's ``local_context_frames`` and each unpadded 3-wide conv);
+        columns are ``frame_stride`` frames apart."""
+        offset = float(self.local_context_frames) if self.normalization == "local_max" else 0.0
+        stride = 1
+        for pool in self.block_time_pools:
+            if self.time_padding == "valid":
+                offset += stride  # a 3-wide conv without time padding: column t is centred on input t + 1
+            offset += stride * (pool - 1) / 2  # a pool of ``pool`` columns is centred between them
+            stride *= pool
+        return offset + stride * np.arange(n_columns, dtype=np.float64)
 
     @property
     def streamable(self) -> bool:
