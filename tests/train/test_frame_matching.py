@@ -232,6 +232,9 @@ def test_a_short_run_with_the_frame_term_trains_its_head_and_sees_aligned_crops(
             assert 0 <= int(out["crop_start"][b]) <= n - trainer.n_frames
         return out["logits"].sum() * 0.0
 
+    with pytest.raises(ConfigError, match="speed perturbation"):  # without views, a sped-up clip has no frames
+        function_matching_trainer(tiny_train_config(tmp_path / "plain"), fm, targets, tiny_subset, None, frames=frames,
+                                  progress=False)
     trainer.extra_losses.append(spy)
     head_before = trainer.extra_modules["frame_proj"].weight.detach().clone()
     result = trainer.fit()

@@ -241,6 +241,9 @@ def function_matching_trainer(train_cfg: TrainConfig, cfg: FunctionMatchingConfi
 
     if views is not None and views.n_views != targets.n_views:
         raise ConfigError(f"the trainer's views ({views.n_views}) and the targets' ({targets.n_views}) differ")
+    if frames is not None and views is None and tuple(train_cfg.augment.speed_factors) != (1.0,):
+        raise ConfigError("frame targets follow the clean clips' timing, which speed perturbation moves: train on "
+                          "views (each has its own frames) or set augment.speed_factors to (1.0,)")
     record = Path(train_cfg.out_dir) / "function_matching.json"
     # a record written before an option existed was trained with that option's default
     if record.is_file() and {**FunctionMatchingConfig().to_dict(), **json.loads(record.read_text())} != cfg.to_dict():
