@@ -121,6 +121,7 @@ def test_rows_and_the_cli_mount():
                                          "student_fm_xfit_label_cleanemb_stream_x4",
                                          "student_fm_talker_cleanemb_stream_x4",
                                          "student_fm_frames_cleanemb_stream_x4",
+                                         "student_fm_frames_cleanemb_stream_x8",
                                          "student_labels_views_babble_stream_x4"]
     from edgeemo.train.views import VIEW_KINDS
 
@@ -135,7 +136,7 @@ def test_rows_and_the_cli_mount():
             assert other.epoch_factor == row.epoch_factor or (
                 other.epoch_factor < row.epoch_factor and recipe(other) == recipe(row)), (row.name, control)
     for name in ("student_fm_stream", "student_labels_stream", "student_fm_b1_tbabble_ckd_stream",
-                 "student_fm_cleanemb_stream"):  # x8: x4 twice as long, nothing else
+                 "student_fm_cleanemb_stream", "student_fm_frames_cleanemb_stream"):  # x8: x4 twice as long, nothing else
         x4, x8 = fm.ROW_BY_NAME[name + "_x4"], fm.ROW_BY_NAME[name + "_x8"]
         assert recipe(x4) == recipe(x8) and (x4.epoch_factor, x8.epoch_factor) == (4, 8)
     talker, plain = fm.ROW_BY_NAME["student_fm_talker_stream_x4"], fm.ROW_BY_NAME["student_fm_stream_x4"]

@@ -135,8 +135,10 @@ def whisper_frame_targets(
                         raise ConfigError(f"layer {layer} does not exist: the encoder has {encoder.n_layers} layers")
                 if wave is None:
                     wave = read_audio(utt.path, SAMPLE_RATE)
-                audio = wave if seed is None else view_function(views.pool, utt.speaker, view_cfg)(  # type: ignore[union-attr, arg-type]
-                    wave, clip_view_seed(seed, digest))
+                audio = wave
+                if seed is not None:  # the view, exactly as the student's TrainingViews makes it
+                    make = view_function(views.pool, utt.speaker, view_cfg)  # type: ignore[union-attr, arg-type]
+                    audio = make(wave, clip_view_seed(seed, digest))
                 with torch.inference_mode():
                     states = encoder.wave_hidden_states(np.asarray(audio, dtype=np.float32))[layer]
                 values = states.numpy().astype(np.float16)
