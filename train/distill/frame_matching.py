@@ -4,9 +4,9 @@ layers frame by frame), a richer target than one pooled embedding per clip.
 Every column of the student's conv trunk (one per ``frame_stride`` log-mel frames: 100 ms for the
 streamable student) is projected by a linear head (trained with the student, never exported) onto
 the mean of the Whisper frames that fall inside that column's span (Whisper's encoder has one frame
-per 20 ms), and the loss is ``1 − cos`` averaged over the columns. A 3 s crop thus gives about 25
-targets of 384 numbers instead of one, on the very view the student sees (``same``-view: a view's
-own timing, e.g. after speed perturbation, is what its frames describe).
+per 20 ms), and the loss is ``1 − cos`` averaged over the columns. A 3 s crop of the streamable
+student thus gives 19 targets of 384 numbers instead of one, on the very view the student sees
+(``same``-view: a view's own timing, e.g. after speed perturbation, is what its frames describe).
 
 Alignment, in samples of the view's 16 kHz audio: the student's log-mel frame ``k`` (no centring)
 is centred at ``160 k + 200``; a trunk column's centre is :meth:`StudentConfig.column_centers` log-mel

@@ -123,7 +123,8 @@ class StudentConfig(DictConfig):
     def column_centers(self, n_columns: int) -> np.ndarray:
         """The log-mel frame (of the network's input, fractional) on which each of the conv trunk's
         first ``n_columns`` output columns is centred: the centre of its receptive field in time
-        (after ``local_max`` normalisation's ``local_context_frames`` and each unpadded 3-wide conv);
+        (after ``local_max`` normalisation's ``local_context_frames`` and each unpadded 3-wide conv;
+        with time padding, the nominal centre: an edge column's field is cut off by the padding);
         columns are ``frame_stride`` frames apart."""
         offset = float(self.local_context_frames) if self.normalization == "local_max" else 0.0
         stride = 1
