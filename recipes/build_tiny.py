@@ -18,8 +18,8 @@ last-epoch scores). This command then
 2. collects their out-of-fold window probabilities and fits a temperature on them (cross-fitted
    over the folds for an honest ECE, as ``build-small`` does);
 3. trains the final model on all 20 actors: the Whisper teacher head on every clip and its views,
-   then the student by function matching (resumable: ``RUN/student``); the final weights are the
-   exponential moving average of the last epoch;
+   then the student by function matching, with Whisper's frame-level targets when the row has them
+   (resumable: ``RUN/student``); the final weights are the exponential moving average of the last epoch;
 4. exports it (float32 and INT8, both calibrated), its stream graph when the row is streamable
    (:mod:`edgeemo.export.stream_graph`), checks the parities, and writes the report
    (``docs/results/tiny_build.json``) and the model card;
@@ -214,8 +214,10 @@ def train_final(row: Row, settings: Settings, data: FoldData, run: Path, *, epoc
         "seed": settings.seed, "num_threads": threads, "augment": dict(row.augment), **row.model,
     })
     views = TrainingViews(row.view_sets(settings.views), data.pool)
-    trainer = function_matching_trainer(train_cfg, FunctionMatchingConfig.from_dict(row.fm), targets, utts, views,
-                                        progress=progress)
+    fm_cfg = FunctionMatchingConfig.from_dict(row.fm)
+    # frame-level targets (as run_fold makes them): standardised over every clip's clean frames here
+    frames = data.frame_targets(utts, views, fm_cfg.frame_layer) if fm_cfg.frame_weight > 0 else None
+    trainer = function_matching_trainer(train_cfg, fm_cfg, targets, utts, views, frames=frames, progress=progress)
     result = trainer.fit()
     last = load_checkpoint(result.last_dir, with_state=True)
     assert last.trainer_state is not None
@@ -370,10 +372,14 @@ def _targets_note(r: dict[str, Any]) -> str:
     fm = ROW_BY_NAME[r["row"]].fm or {}
     if fm.get("teacher_view") == "clean":
         return "; the targets of every view are the teacher's outputs on the clean clip"
+    notes = ""
     if fm.get("embedding_view") == "clean":
-        return ("; the KL to the teacher's softened outputs on the view the student hears, the embedding regression "
-                "to the teacher's embedding of the clean clip")
-    return ""
+        notes = ("; the KL to the teacher's softened outputs on the view the student hears, the embedding regression "
+                 "to the teacher's embedding of the clean clip")
+    if fm.get("frame_weight", 0.0) > 0:
+        notes += (f"; each column of the student's trunk also regresses Whisper tiny.en's layer {fm.get('frame_layer', 2)} "
+                  f"frames of its 100 ms (1 - cos, weight {fm['frame_weight']:g})")
+    return notes
 
 
 def _weights_option(r: dict[str, Any]) -> str:

@@ -55,6 +55,9 @@ def test_the_card_reports_the_measured_numbers():
     assert "talker views" in bt.render_card({**report, "row": "student_fm_talker_stream_x4"})
     assert "embedding regression to the teacher's embedding of the clean clip" in bt.render_card(
         {**report, "row": "student_fm_cleanemb_stream_x4"}) and "clean clip" not in card
+    frames_card = bt.render_card({**report, "row": "student_fm_frames_cleanemb_stream_x8"})
+    assert "clean clip; each column of the student's trunk also regresses Whisper tiny.en's layer 2 frames" in frames_card
+    assert "frames of its" not in card
     babble_card = bt.render_card({**report, "row": "student_fm_babble_ckd_stream_x4"})
     assert "8 augmented views per clip (4 standard + 4 babble;" in babble_card
     teacher_card = bt.render_card({**report, "row": "student_fm_tbabble_ckd_stream_x4"})
