@@ -1,8 +1,10 @@
-"""The bundled small model's five-fold numbers, for the pages that measure on actors 19-20.
+"""The bundled models' five-fold numbers, for the pages that measure on actors 19-20.
 
-The small model is trained on all 20 actors, so actors 19-20 are not unseen for it: the benchmark
-and robustness pages show its recipe's out-of-fold numbers instead (each fold's model scored on the
-4 actors it never saw), read from the shipped row's results (``edgeemo.recipes.build_small.SHIPPED_RESULTS``).
+Both bundled models are trained on all 20 actors, so actors 19-20 are not unseen for them: the
+benchmark and robustness pages show their recipes' out-of-fold numbers instead (each fold's model
+scored on the 4 actors it never saw), read from the small model's shipped row
+(``edgeemo.recipes.build_small.SHIPPED_RESULTS``) and from the tiny model's build report
+(``edgeemo.recipes.build_tiny``: ``docs/results/tiny_build.json``).
 """
 
 from __future__ import annotations
@@ -14,8 +16,13 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def five_fold_section() -> list[str]:
-    """Markdown lines: the shipped row's INT8 and FP32 UA, clean and per degraded condition, paired
-    INT8 − FP32 and the speaker interval; nothing when the results are absent."""
+    """Markdown lines: :func:`small_section`, then :func:`tiny_section`."""
+    return [*small_section(), *tiny_section()]
+
+
+def small_section() -> list[str]:
+    """Markdown lines: the small model's shipped row, INT8 and FP32 UA, clean and per degraded
+    condition, paired INT8 − FP32 and the speaker interval; nothing when the results are absent."""
     from edgeemo.recipes.build_small import SHIPPED_RESULTS, SHIPPED_ROW
 
     results = REPO / SHIPPED_RESULTS
@@ -47,6 +54,51 @@ def five_fold_section() -> list[str]:
         f"Clean FP32 {summary['ua']['clean']:.1f} ± {summary['ua_sd']['clean']:.1f} over folds, 95 % speaker "
         f"bootstrap interval [{ci['low']:.1f}, {ci['high']:.1f}]; INT8 − FP32 {d['mean']:+.1f} ± {d['sd']:.1f} "
         f"per fold ({d['won']} of 5 folds above FP32).",
+        "",
+    ]
+    return lines
+
+
+def tiny_section() -> list[str]:
+    """Markdown lines: the tiny model's five fold models (as its build scored them, ONNX files),
+    FP32 (shipped) and INT8 UA, clean and per degraded condition, with the worst condition and
+    INT8 − FP32; nothing when the build report is absent."""
+    from edgeemo.recipes.build_tiny import BUILD_REPORT, CARD_FILE, RESULTS
+
+    path = (REPO / RESULTS).with_name(BUILD_REPORT)
+    report = json.loads(path.read_text()) if path.is_file() else None
+    if not report or "summary" not in report:
+        return []
+    s = report["summary"]
+    conds = list(s["fp32"]["ua"])
+    short = {c: c.replace("floor_", "floor ").replace("_", " ") for c in conds}
+    degraded = [c for c in conds if c != "clean"]
+    head = ["model (five actor folds, out-of-fold)", *[short[c] for c in conds], "mean degraded", "worst"]
+    version = f"model {report['model_version']}, " if "model_version" in report else ""
+    lines = [
+        "## The tiny model: five actor folds",
+        "",
+        f"The bundled tiny model ({version}recipe `{report['row']}`) is trained on all 20 actors too. Its",
+        "recipe's five fold models, each trained on three folds (each "
+        + ("the moving average of its last epoch, as the shipped model is" if report.get("fold_weights") == "last-epoch"
+           else "at the epoch its dev actors chose") + "),",
+        "scored as ONNX files on the 4 actors they never saw, same conditions, UA % as the mean over the",
+        f"five folds ([results/{BUILD_REPORT}](results/{BUILD_REPORT}); card: "
+        f"[{CARD_FILE}](../sdk/models/{CARD_FILE})).",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    for kind, name in (("fp32", "FP32 (shipped)"), ("int8", "INT8")):
+        ua = s[kind]["ua"]
+        worst = min(degraded, key=lambda c: ua[c])
+        lines.append(f"| tiny ({report['row']}), {name} | " + " | ".join(f"{ua[c]:.1f}" for c in conds)
+                     + f" | {s[kind]['mean_degraded']:.1f} | {ua[worst]:.1f} ({short[worst]}) |")
+    d = s["int8_minus_fp32"]
+    lines += [
+        "",
+        f"Clean FP32 {s['fp32']['ua']['clean']:.1f} ± {s['fp32']['clean_sd']:.1f} over folds; INT8 − FP32 "
+        f"{d['mean']:+.1f} ± {d['sd']:.1f} per fold.",
         "",
     ]
     return lines

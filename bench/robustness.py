@@ -8,8 +8,9 @@ thread) on the RAVDESS clips of ``--actors`` under each condition of
 condition), so every model, and every run, is scored on the very same audio. The babble pool is 4
 clips of each actor outside ``--actors`` (seeded). UA = macro recall over the labels present.
 
-The default actors 19-20 are the test speakers of models trained on actors 01-18 (the bundled
-model). Scoring teachers trained fold-wise on their out-of-fold speakers belongs to the five-fold
+The default actors 19-20 are the test speakers of models trained on actors 01-18 (the default model
+is the former tiny, trained on 01-16; the bundled models are trained on all 20 actors, and the page
+ends with their five-fold out-of-fold numbers instead). Scoring teachers trained fold-wise on their out-of-fold speakers belongs to the five-fold
 comparison (``edgeemo recipe compare``), not here.
 """
 
@@ -125,6 +126,8 @@ def render(r: Report) -> str:
         (f"actors {', '.join(f'{a:02d}' for a in r.actors)} ({r.n_clips} clips) under each condition of "
          "`edgeemo.train.degrade.EVAL_CONDITIONS`;"),
         f"mean degraded = the mean over the {len(r.degraded)} degraded conditions, worst = the lowest of them.",
+        "The bundled models are trained on all 20 actors, so they have no held-out actors here: their",
+        "out-of-fold numbers under the same conditions are at the end of this page.",
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
@@ -156,7 +159,8 @@ def render(r: Report) -> str:
         "(recorded up to full scale) exceed it after added noise, reverberation or the telephone filter",
         "and are scaled down to a peak of 1.0, as a recorder's level setting would.",
         "",
-        "Actors 19-20 are the test speakers of models trained on 01-18 (the bundled tiny model). Scoring",
+        "Actors 19-20 are the test speakers of models trained on 01-18 (the former tiny model: 01-16). The",
+        "bundled models are trained on all 20 actors: their five-fold out-of-fold numbers follow. Scoring",
         "teachers trained fold-wise on their out-of-fold speakers belongs to the five-fold comparison",
         "(`edgeemo recipe compare`), not to this page.",
         "",
