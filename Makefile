@@ -55,7 +55,7 @@ test-fast: venv-dev
 model: model-tiny
 
 model-tiny: venv-dev
-	$(VENV)/bin/edgeemo recipe function-matching --rows student_fm_cleanemb_stream_x8 --dev-every 8
+	$(VENV)/bin/edgeemo recipe function-matching --rows student_fm_frames_cleanemb_stream_x8 --dev-every 8
 	$(VENV)/bin/edgeemo recipe build-tiny --bundle
 
 model-student-legacy: venv-dev

@@ -1,7 +1,7 @@
 """``edgeemo recipe build-tiny``: rebuild the "tiny" model from the function-matching folds.
 
-    edgeemo recipe function-matching --rows student_fm_cleanemb_stream_x8   # the five folds (resumable)
-    edgeemo recipe build-tiny                                               # final model, export, card
+    edgeemo recipe function-matching --rows student_fm_frames_cleanemb_stream_x8   # the five folds (resumable)
+    edgeemo recipe build-tiny                                                      # final model, export, card
 
 The recipe is fixed by the five actor folds of ``recipe function-matching`` (one row, ``--row``):
 its settings, the student's epoch count and the teacher's (the median of the epochs its folds chose
@@ -47,11 +47,11 @@ from .report import read_state
 __all__ = ["FOLD_WEIGHTS", "SHIPPED_FILE", "SHIPPED_FOLD_WEIGHTS", "SHIPPED_ROW", "build_tiny", "build_tiny_command",
            "claim_run_folder"]
 
-SHIPPED_ROW = "student_fm_cleanemb_stream_x8"
+SHIPPED_ROW = "student_fm_frames_cleanemb_stream_x8"
 SHIPPED_FILE = "edgeemo-tiny-ravdess.onnx"
 INT8_FILE = "edgeemo-tiny-ravdess-int8.onnx"
 CARD_FILE = "MODEL_CARD_tiny.md"
-MODEL_VERSION = "0.5.0"
+MODEL_VERSION = "0.6.0"
 RESULTS = "docs/results/function_matching.json"
 BUILD_REPORT = "tiny_build.json"
 MODEL_NAME = "edgeemo-tiny-ravdess"
