@@ -10,8 +10,9 @@ clips of each actor outside ``--actors`` (seeded). UA = macro recall over the la
 
 The default actors 19-20 are the test speakers of models trained on actors 01-18 (the default model
 is the former tiny, trained on 01-16; the bundled models are trained on all 20 actors, and the page
-ends with their five-fold out-of-fold numbers instead). Scoring teachers trained fold-wise on their out-of-fold speakers belongs to the five-fold
-comparison (``edgeemo recipe compare``), not here.
+ends with their five-fold out-of-fold numbers instead, ``bench/five_fold.py``). Scoring teachers
+trained fold-wise on their out-of-fold speakers belongs to the five-fold comparison
+(``edgeemo recipe compare``), not here.
 """
 
 from __future__ import annotations

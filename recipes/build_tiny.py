@@ -300,7 +300,8 @@ def build_tiny(*, row_name: str, results: Path, run: Path, models: Path | None, 
                           ece_before=calibration["ece_before"], ece_after=calibration["ece_after"])
     windows = calibration_windows([read_audio(u.path) for u in data.utts[::40]], 48000, 32, seed=1)
     report: dict[str, Any] = {
-        "row": row_name, "model_version": MODEL_VERSION, "settings": settings.__dict__, "settings_key": settings.key(), "epochs": epochs,
+        "row": row_name, "model_version": MODEL_VERSION, "settings": settings.__dict__,
+        "settings_key": settings.key(), "epochs": epochs,
         "teacher_epochs": teacher_epochs, "fold_epochs": [per_fold[k]["best_epoch"] + 1 for k in range(5)],
         "fold_weights": fold_weights,
         "learned_parameters": count_parameters(model), "streamable": model.cfg.streamable,

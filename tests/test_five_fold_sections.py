@@ -32,9 +32,26 @@ def test_the_tiny_section_is_the_shipped_builds_numbers(five_fold, repo_root: Pa
 def test_both_pages_end_with_the_sections_as_rendered_now(five_fold, repo_root: Path) -> None:  # type: ignore[no-untyped-def]
     section = "\n".join(five_fold.five_fold_section())
     assert "## The small model: five actor folds" in section and "## The tiny model: five actor folds" in section
-    for page in ("robustness.md", "benchmarks.md"):
-        text = (repo_root / "docs" / page).read_text()
-        assert text.endswith(section), f"docs/{page} does not end with bench/five_fold.py's sections: rerun its bench"
+    for page in five_fold.PAGES:
+        text = (repo_root / page).read_text()
+        assert text.endswith(section), f"{page} does not end with the sections as rendered now: python bench/five_fold.py"
+
+
+def test_the_command_rewrites_only_the_sections(five_fold, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    lines = five_fold.five_fold_section()  # the repo's results; the pages are copies in tmp_path
+    section = "\n".join(lines)
+    pages = [tmp_path / p for p in five_fold.PAGES]
+    for page in pages:
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_text(f"# bench\n\nits own table\n\n{five_fold.FIRST_HEADING}\n\nold numbers 67.0\n")
+    monkeypatch.setattr(five_fold, "REPO", tmp_path)
+    monkeypatch.setattr(five_fold, "five_fold_section", lambda: lines)
+    five_fold.main()
+    for page in pages:
+        assert page.read_text() == "# bench\n\nits own table\n\n" + section
+    pages[0].write_text("# no sections yet\n")
+    with pytest.raises(SystemExit, match="run its bench first"):
+        five_fold.main()
 
 
 def test_no_build_report_no_section(five_fold, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
