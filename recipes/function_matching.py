@@ -48,8 +48,9 @@ a training clip's logits come from a head that never heard its speaker;
 ``student_fm_xfit_label_cleanemb_stream_x4`` the same + label cross-entropy 0.5.
 ``student_fm_frames_cleanemb_stream_x4``: ``student_fm_cleanemb_stream_x4`` + frame-level regression
 of Whisper's layer 2 from the student's trunk columns (:mod:`edgeemo.train.distill.frame_matching`;
-the frames are cached per (clip, view) on first use), and ``student_fm_frames_cleanemb_stream_x8`` the same
-for 320 epochs. A row's
+the frames are cached per (clip, view) on first use), ``student_fm_frames_cleanemb_stream_x8`` the same
+for 320 epochs (the tiny model's recipe since 0.6.0), ``student_fm_frames4_cleanemb_stream_x4`` the x4 row
+with the last layer's frames. A row's
 ``controls`` give more paired Δs.
 
 Resumable: every finished (row, fold) is merged into ``OUT.json`` under a file lock (several
@@ -353,6 +354,12 @@ ROWS: tuple[Row, ...] = (
         views=True, fm={"label_weight": 0.0, "embedding_view": "clean", "frame_weight": 1.0, "frame_layer": 2},
         augment=FM_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=8,
         controls=("student_labels_stream_x8", "student_fm_cleanemb_stream_x8", "student_fm_frames_cleanemb_stream_x4")),
+    Row("student_fm_frames4_cleanemb_stream_x4", ("student_fm_frames_cleanemb_stream_x4 with the frames of Whisper "
+                                                  "tiny.en's last layer (4 of 4) instead of its middle one "
+                                                  "(layer 2); its own frame cache"),
+        views=True, fm={"label_weight": 0.0, "embedding_view": "clean", "frame_weight": 1.0, "frame_layer": 4},
+        augment=FM_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4,
+        controls=("student_fm_frames_cleanemb_stream_x4", "student_fm_cleanemb_stream_x4", "student_labels_stream_x4")),
     Row("student_labels_views_babble_stream_x4", ("student_labels_views_stream_x4 on the views of "
                                                   "student_fm_babble_stream_x4 (labels, no teacher, no mixup)"),
         views=True, augment=VIEW_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4, extra_views=(("babble", 4),)),

@@ -122,6 +122,7 @@ def test_rows_and_the_cli_mount():
                                          "student_fm_talker_cleanemb_stream_x4",
                                          "student_fm_frames_cleanemb_stream_x4",
                                          "student_fm_frames_cleanemb_stream_x8",
+                                         "student_fm_frames4_cleanemb_stream_x4",
                                          "student_labels_views_babble_stream_x4"]
     from edgeemo.train.views import VIEW_KINDS
 
@@ -175,6 +176,10 @@ def test_rows_and_the_cli_mount():
     assert frames.fm == {**clean_embedding.fm, "frame_weight": 1.0, "frame_layer": 2}
     assert {**frames.__dict__, "name": "", "description": "", "fm": None, "controls": ()} == {
         **clean_embedding.__dict__, "name": "", "description": "", "fm": None, "controls": ()}
+    last_layer = fm.ROW_BY_NAME["student_fm_frames4_cleanemb_stream_x4"]  # only the layer differs
+    assert last_layer.fm == {**frames.fm, "frame_layer": 4}
+    assert {**last_layer.__dict__, "name": "", "description": "", "fm": None, "controls": ()} == {
+        **frames.__dict__, "name": "", "description": "", "fm": None, "controls": ()}
     babble, ckd = fm.ROW_BY_NAME["student_fm_babble_stream_x4"], fm.ROW_BY_NAME["student_fm_babble_ckd_stream_x4"]
     labels_babble = fm.ROW_BY_NAME["student_labels_views_babble_stream_x4"]
     for row in (babble, ckd):  # the views (and the teacher's refit) are all that differ from the plain row
