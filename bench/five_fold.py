@@ -21,6 +21,11 @@ PAGES = ("docs/robustness.md", "docs/benchmarks.md")
 FIRST_HEADING = "## The small model: five actor folds"
 
 
+def condition_label(name: str) -> str:
+    """A condition's column heading: ``floor_-50dBFS`` -> ``floor -50dBFS``, ``babble_10dB`` -> ``babble 10dB``."""
+    return name.replace("_", " ")
+
+
 def five_fold_section() -> list[str]:
     """Markdown lines: :func:`small_section`, then :func:`tiny_section`."""
     return [*small_section(), *tiny_section()]
@@ -36,7 +41,7 @@ def small_section() -> list[str]:
     if not summary or "int8" not in summary:
         return []
     conds = list(summary["ua"])
-    short = {c: c.replace("floor_", "floor ").replace("_", " ") for c in conds}
+    short = {c: condition_label(c) for c in conds}
     head = ["model (five actor folds, out-of-fold)", *[short[c] for c in conds], "mean degraded"]
     i8 = summary["int8"]
     rows = [(f"small ({SHIPPED_ROW}), INT8 (shipped)", i8["ua"], i8["mean_degraded"]),
@@ -77,7 +82,7 @@ def tiny_section() -> list[str]:
         return []
     s = report["summary"]
     conds = list(s["fp32"]["ua"])
-    short = {c: c.replace("floor_", "floor ").replace("_", " ") for c in conds}
+    short = {c: condition_label(c) for c in conds}
     degraded = [c for c in conds if c != "clean"]
     head = ["model (five actor folds, out-of-fold)", *[short[c] for c in conds], "mean degraded", "worst"]
     version = f"model {report['model_version']}, " if "model_version" in report else ""
@@ -115,12 +120,15 @@ def main() -> None:
     committed results render now."""
     from edgeemo.fileio import atomic_write_text
 
+    if not small_section() or not tiny_section():
+        raise SystemExit("the small model's results or the tiny model's build report is missing: build the models "
+                         "first (make model-small, make model-tiny); the pages are left as they are")
     section = "\n".join(five_fold_section())
     for page in PAGES:
         path = REPO / page
-        text = path.read_text()
+        text = path.read_text() if path.is_file() else ""
         if FIRST_HEADING not in text:
-            raise SystemExit(f"{page} has no {FIRST_HEADING!r}: run its bench first")
+            raise SystemExit(f"{page} is missing or has no {FIRST_HEADING!r}: run its bench first")
         atomic_write_text(path, text[: text.index(FIRST_HEADING)] + section)
         print(f"wrote the five-fold sections of {page}")
 

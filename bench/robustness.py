@@ -29,7 +29,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from five_fold import five_fold_section  # noqa: E402
+from five_fold import condition_label, five_fold_section  # noqa: E402
 # The former tiny model (trained on actors 01-16; `make model-student-legacy` writes it here): actors 19-20 are
 # out of its training. The bundled models are trained on all 20 actors; their degraded scores come from the folds.
 DEFAULT_MODEL = REPO / "runs" / "default" / "models" / "edgeemo-student-ravdess-int8.onnx"
@@ -117,7 +117,7 @@ def render(r: Report) -> str:
 
     median, p10 = float(np.median(r.active_dbfs)), float(np.percentile(r.active_dbfs, 10))
     under5 = 100 * float(np.mean(np.array(r.active_dbfs) + 50 < 5))
-    short = {c: c.replace("floor_", "floor ").replace("_", " ") for c in r.conditions}
+    short = {c: condition_label(c) for c in r.conditions}
     head = ["model", *[short[c] for c in r.conditions], "mean degraded", "worst"]
     lines = [
         "# Robustness under degraded audio",

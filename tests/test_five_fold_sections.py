@@ -45,15 +45,27 @@ def test_the_command_rewrites_only_the_sections(five_fold, monkeypatch: pytest.M
         page.parent.mkdir(parents=True, exist_ok=True)
         page.write_text(f"# bench\n\nits own table\n\n{five_fold.FIRST_HEADING}\n\nold numbers 67.0\n")
     monkeypatch.setattr(five_fold, "REPO", tmp_path)
-    monkeypatch.setattr(five_fold, "five_fold_section", lambda: lines)
+    with pytest.raises(SystemExit, match="build the models first"):  # no results under tmp_path: nothing is cut
+        five_fold.main()
+    assert all(p.read_text().endswith("old numbers 67.0\n") for p in pages)
+    for name in ("small_section", "tiny_section", "five_fold_section"):  # as if the results were there
+        monkeypatch.setattr(five_fold, name, lambda: lines)
     five_fold.main()
     for page in pages:
         assert page.read_text() == "# bench\n\nits own table\n\n" + section
     pages[0].write_text("# no sections yet\n")
     with pytest.raises(SystemExit, match="run its bench first"):
         five_fold.main()
+    pages[0].unlink()
+    with pytest.raises(SystemExit, match="is missing"):
+        five_fold.main()
 
 
 def test_no_build_report_no_section(five_fold, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(five_fold, "REPO", tmp_path)
     assert five_fold.tiny_section() == [] and five_fold.small_section() == []
+
+
+def test_condition_labels(five_fold) -> None:  # type: ignore[no-untyped-def]
+    assert [five_fold.condition_label(c) for c in ("floor_-50dBFS", "babble_10dB", "clean")] == [
+        "floor -50dBFS", "babble 10dB", "clean"]
