@@ -216,7 +216,7 @@ def train_final(row: Row, settings: Settings, data: FoldData, run: Path, *, epoc
     views = TrainingViews(row.view_sets(settings.views), data.pool)
     fm_cfg = FunctionMatchingConfig.from_dict(row.fm)
     # frame-level targets (as run_fold makes them): standardised over every clip's clean frames here
-    frames = data.frame_targets(utts, views, fm_cfg.frame_layer) if fm_cfg.frame_weight > 0 else None
+    frames = data.row_frame_targets(utts, views, fm_cfg)
     trainer = function_matching_trainer(train_cfg, fm_cfg, targets, utts, views, frames=frames, progress=progress)
     result = trainer.fit()
     last = load_checkpoint(result.last_dir, with_state=True)
@@ -378,8 +378,11 @@ def _targets_note(r: dict[str, Any]) -> str:
         notes = ("; the KL to the teacher's softened outputs on the view the student hears, the embedding regression "
                  "to the teacher's embedding of the clean clip")
     if fm.get("frame_weight", 0.0) > 0:
-        notes += (f"; each column of the student's trunk also regresses Whisper tiny.en's layer {fm.get('frame_layer', 2)} "
-                  f"frames of its 100 ms (1 - cos, weight {fm['frame_weight']:g})")
+        layers = [fm.get("frame_layer", 2), *fm.get("frame_extra_layers", ())]
+        which = f"layer {layers[0]}" if len(layers) == 1 else "layers " + " and ".join(map(str, layers))
+        heads = "" if len(layers) == 1 else ", one head per layer"
+        notes += (f"; each column of the student's trunk also regresses Whisper tiny.en's {which} "
+                  f"frames of its 100 ms (1 - cos, weight {fm['frame_weight']:g}{heads})")
     return notes
 
 

@@ -50,7 +50,8 @@ a training clip's logits come from a head that never heard its speaker;
 of Whisper's layer 2 from the student's trunk columns (:mod:`edgeemo.train.distill.frame_matching`;
 the frames are cached per (clip, view) on first use), ``student_fm_frames_cleanemb_stream_x8`` the same
 for 320 epochs (the tiny model's recipe since 0.6.0), ``student_fm_frames4_cleanemb_stream_x4`` the x4 row
-with the last layer's frames. A row's
+with the last layer's frames, ``student_fm_frames24_cleanemb_stream_x4`` with both layers' (one head
+each) and ``student_fm_frames_w2_cleanemb_stream_x4`` with layer 2's at weight 2. A row's
 ``controls`` give more paired Δs.
 
 Resumable: every finished (row, fold) is merged into ``OUT.json`` under a file lock (several
@@ -360,6 +361,21 @@ ROWS: tuple[Row, ...] = (
         views=True, fm={"label_weight": 0.0, "embedding_view": "clean", "frame_weight": 1.0, "frame_layer": 4},
         augment=FM_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4,
         controls=("student_fm_frames_cleanemb_stream_x4", "student_fm_cleanemb_stream_x4", "student_labels_stream_x4")),
+    Row("student_fm_frames24_cleanemb_stream_x4", ("student_fm_frames_cleanemb_stream_x4 regressing the frames of "
+                                                   "two Whisper layers, the middle (2) and the last (4), one head "
+                                                   "each, weight 1 each (DistilHuBERT predicts several of its "
+                                                   "teacher's layers from one trunk); the frame caches of both rows"),
+        views=True, fm={"label_weight": 0.0, "embedding_view": "clean", "frame_weight": 1.0, "frame_layer": 2,
+                        "frame_extra_layers": (4,)},
+        augment=FM_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4,
+        controls=("student_fm_frames_cleanemb_stream_x4", "student_fm_frames4_cleanemb_stream_x4",
+                  "student_fm_frames_w2_cleanemb_stream_x4", "student_labels_stream_x4")),
+    Row("student_fm_frames_w2_cleanemb_stream_x4", ("student_fm_frames_cleanemb_stream_x4 with the frame term "
+                                                    "weighted 2 instead of 1: the frame loss of "
+                                                    "student_fm_frames24_cleanemb_stream_x4's two layers from one"),
+        views=True, fm={"label_weight": 0.0, "embedding_view": "clean", "frame_weight": 2.0, "frame_layer": 2},
+        augment=FM_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4,
+        controls=("student_fm_frames_cleanemb_stream_x4", "student_labels_stream_x4")),
     Row("student_labels_views_babble_stream_x4", ("student_labels_views_stream_x4 on the views of "
                                                   "student_fm_babble_stream_x4 (labels, no teacher, no mixup)"),
         views=True, augment=VIEW_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4, extra_views=(("babble", 4),)),
@@ -472,6 +488,13 @@ class FoldData:
 
         return whisper_frame_targets(utts, views, layer=layer, fingerprint=self._fingerprint, load_encoder=encoder,
                                      progress=self.progress)
+
+    def row_frame_targets(self, utts: Sequence[Utterance], views: Any, fm_cfg: Any) -> tuple[Any, ...] | None:
+        """The frame targets a function-matching config asks for: one
+        :meth:`frame_targets` per layer of ``fm_cfg.frame_layers``; None when ``frame_weight`` is 0."""
+        if fm_cfg.frame_weight == 0:
+            return None
+        return tuple(self.frame_targets(utts, views, layer) for layer in fm_cfg.frame_layers)
 
     def condition_features(self, utts: Sequence[Utterance], name: str) -> np.ndarray:
         from edgeemo.train.views import (
@@ -672,13 +695,13 @@ def run_fold(row: Row, fold: int, data: FoldData, *, runs: Path, threads: int,
         teacher = fold_teacher(row, fold, data, teachers, runs)
         targets = teacher.view_targets(row.view_count(s.views))  # the clean clip and the student's views
         fm_cfg = FunctionMatchingConfig.from_dict(row.fm)
-        frames = data.frame_targets(train, views, fm_cfg.frame_layer) if fm_cfg.frame_weight > 0 else None
+        frames = data.row_frame_targets(train, views, fm_cfg)
         trainer = function_matching_trainer(cfg, fm_cfg, targets, train + dev, views, frames=frames,
                                             progress=data.progress)
         out["teacher"] = {**teacher.record, "test_ua": teacher.score(data, fold, conditions),
                           "seconds": round(teacher.seconds, 1)}
         if frames is not None:
-            out["frame_targets_seconds"] = round(frames.seconds, 1)
+            out["frame_targets_seconds"] = round(sum(f.seconds for f in frames), 1)
     else:
         trainer = StudentTrainer(cfg, utterances=train + dev, views=views, progress=data.progress)
     result = trainer.fit()

@@ -57,7 +57,10 @@ def test_the_card_reports_the_measured_numbers():
         {**report, "row": "student_fm_cleanemb_stream_x4"}) and "clean clip" not in card
     frames_card = bt.render_card({**report, "row": "student_fm_frames_cleanemb_stream_x8"})
     assert "clean clip; each column of the student's trunk also regresses Whisper tiny.en's layer 2 frames" in frames_card
-    assert "frames of its" not in card
+    assert "frames of its" not in card and "one head per layer" not in frames_card
+    two_layers = bt.render_card({**report, "row": "student_fm_frames24_cleanemb_stream_x4"})
+    assert "regresses Whisper tiny.en's layers 2 and 4 frames of its 100 ms (1 - cos, weight 1, one head per layer)" \
+        in two_layers
     babble_card = bt.render_card({**report, "row": "student_fm_babble_ckd_stream_x4"})
     assert "8 augmented views per clip (4 standard + 4 babble;" in babble_card
     teacher_card = bt.render_card({**report, "row": "student_fm_tbabble_ckd_stream_x4"})

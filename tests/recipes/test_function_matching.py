@@ -123,6 +123,8 @@ def test_rows_and_the_cli_mount():
                                          "student_fm_frames_cleanemb_stream_x4",
                                          "student_fm_frames_cleanemb_stream_x8",
                                          "student_fm_frames4_cleanemb_stream_x4",
+                                         "student_fm_frames24_cleanemb_stream_x4",
+                                         "student_fm_frames_w2_cleanemb_stream_x4",
                                          "student_labels_views_babble_stream_x4"]
     from edgeemo.train.views import VIEW_KINDS
 
@@ -180,6 +182,17 @@ def test_rows_and_the_cli_mount():
     assert last_layer.fm == {**frames.fm, "frame_layer": 4}
     assert {**last_layer.__dict__, "name": "", "description": "", "fm": None, "controls": ()} == {
         **frames.__dict__, "name": "", "description": "", "fm": None, "controls": ()}
+    two_layers = fm.ROW_BY_NAME["student_fm_frames24_cleanemb_stream_x4"]  # + layer 4's frames, own head
+    weight_two = fm.ROW_BY_NAME["student_fm_frames_w2_cleanemb_stream_x4"]  # layer 2's frames at twice the weight
+    assert two_layers.fm == {**frames.fm, "frame_extra_layers": (4,)}
+    assert weight_two.fm == {**frames.fm, "frame_weight": 2.0}
+    for row in (two_layers, weight_two):
+        assert {**row.__dict__, "name": "", "description": "", "fm": None, "controls": ()} == {
+            **frames.__dict__, "name": "", "description": "", "fm": None, "controls": ()}
+    from edgeemo.train.distill.function_matching import FunctionMatchingConfig
+
+    assert FunctionMatchingConfig.from_dict(two_layers.fm).frame_layers == (2, 4)
+    assert FunctionMatchingConfig.from_dict(weight_two.fm).frame_layers == (2,)
     babble, ckd = fm.ROW_BY_NAME["student_fm_babble_stream_x4"], fm.ROW_BY_NAME["student_fm_babble_ckd_stream_x4"]
     labels_babble = fm.ROW_BY_NAME["student_labels_views_babble_stream_x4"]
     for row in (babble, ckd):  # the views (and the teacher's refit) are all that differ from the plain row

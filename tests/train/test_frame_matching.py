@@ -158,6 +158,43 @@ def test_frame_options_are_checked():
         FrameTargets(frames=((torch.zeros(3, 2),), (torch.zeros(3, 2), torch.zeros(3, 2))), paths=("a", "b"), layer=2)
 
 
+def test_several_layers_get_one_head_and_one_term_each():
+    dim, n_columns = 6, 19
+    student = _student(dim)
+    layer2, layer4 = _frames(2, 3, [150], dim, seed=1), _frames(2, 3, [150], dim, seed=2)
+    layer4 = FrameTargets(frames=layer4.frames, paths=layer4.paths, layer=4)
+    views = ViewTargets(logits=np.zeros((2, 3, 8), np.float32), embedding=np.zeros((2, 3, 4), np.float32),
+                        paths=layer2.paths)
+    cfg = FunctionMatchingConfig(kl_weight=0, embedding_weight=0, frame_weight=0.5, frame_extra_layers=(4,))
+    assert cfg.frame_layers == (2, 4)
+    with pytest.raises(ConfigError, match=r"layers \[4, 2\] do not match the layers \[2, 4\]"):
+        build_function_matching_terms(cfg, views, 16, frames=(layer4, layer2), student=student)
+    with pytest.raises(ConfigError, match=r"layers \[2\] do not match"):
+        build_function_matching_terms(cfg, views, 16, frames=layer2, student=student)
+    terms, heads = build_function_matching_terms(cfg, views, 16, frames=(layer2, layer4), student=student)
+    assert len(terms) == 2 and set(heads) == {"frame_proj", "frame_proj_4"}
+    assert not torch.allclose(heads["frame_proj"].weight, heads["frame_proj_4"].weight)  # seeded apart
+    for head in heads.values():  # identity heads: each term is zero only on its own layer's frames
+        with torch.no_grad():
+            head.weight.copy_(torch.eye(dim))
+            head.bias.zero_()
+    idx, starts = torch.tensor([0, 1]), np.array([0, 20])
+    for own, other in ((0, 1), (1, 0)):
+        layer = (layer2, layer4)[own]
+        expected = [_expected(layer.frames[c][1], student, s, n_columns)[0] for c, s in zip((0, 1), starts)]
+        columns = torch.from_numpy(np.stack(expected).transpose(0, 2, 1)).float()[:, :, None, :]
+        out = {"columns": columns, "crop_start": torch.from_numpy(starts), "view": torch.tensor([1, 1])}
+        assert float(terms[own](out, idx, 0).detach()) == pytest.approx(0.0, abs=1e-3)
+        assert float(terms[other](out, idx, 0).detach()) > 0.3 * 0.5  # weight 0.5 each
+    with pytest.raises(ConfigError, match="distinct layer numbers"):
+        FunctionMatchingConfig(frame_weight=1.0, frame_extra_layers=(2,))
+    with pytest.raises(ConfigError, match="distinct layer numbers"):
+        FunctionMatchingConfig(frame_weight=1.0, frame_extra_layers=(-1,))
+    with pytest.raises(ConfigError, match="needs frame_weight > 0"):
+        FunctionMatchingConfig(frame_extra_layers=(4,))
+    assert FunctionMatchingConfig.from_dict({"frame_weight": 1.0, "frame_extra_layers": [4, 3]}).frame_layers == (2, 4, 3)
+
+
 # ------------------------------------------------------------------ the cache on real clips, and a real run
 @pytest.fixture(scope="module")
 def whisper_frames(tiny_subset, tmp_path_factory):

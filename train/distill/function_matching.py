@@ -12,6 +12,7 @@ Whisper teacher head: :func:`whisper_view_targets`). Loss terms, each weighted:
   dimensions), as DistilHuBERT predicts its teacher's hidden states;
 * ``frame_weight`` — a linear head regresses one Whisper layer's hidden states frame by frame from
   the student's trunk columns, on the view it sees (:mod:`edgeemo.train.distill.frame_matching`);
+  ``frame_extra_layers`` adds more layers, one head and one term of that weight each;
 * ``label_weight`` — the trainer's own label cross-entropy (class-balanced, label-smoothed),
   passed as ``StudentTrainer(label_weight=...)``; 0 = no labels.
 
@@ -92,9 +93,17 @@ class FunctionMatchingConfig(DictConfig):
     #: on the view the student sees (edgeemo.train.distill.frame_matching); needs frame targets
     frame_weight: float = 0.0
     frame_layer: int = 2
+    #: more Whisper layers regressed the same way, each by its own head and with weight frame_weight
+    #: (DistilHuBERT predicts several of its teacher's layers from one trunk); each needs its frames
+    frame_extra_layers: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         check_minimum(self, ("kl_weight", "embedding_weight", "label_weight", "frame_weight", "frame_layer"))
+        layers = self.frame_layers
+        if any(not isinstance(x, int) or isinstance(x, bool) or x < 0 for x in layers) or len(set(layers)) < len(layers):
+            raise ConfigError(f"frame_layer and frame_extra_layers must be distinct layer numbers >= 0, got {layers}")
+        if self.frame_extra_layers and self.frame_weight == 0:
+            raise ConfigError("frame_extra_layers needs frame_weight > 0")
         if self.teacher_view not in TEACHER_VIEWS:
             raise ConfigError(f"teacher_view={self.teacher_view!r} is not one of {TEACHER_VIEWS}")
         if self.embedding_view is not None and self.embedding_view not in TEACHER_VIEWS:
@@ -107,6 +116,11 @@ class FunctionMatchingConfig(DictConfig):
         if self.kl_weight == 0 and self.embedding_weight == 0 and self.frame_weight == 0:
             raise ConfigError("function matching needs kl_weight, embedding_weight or frame_weight > 0 "
                               "(labels alone are the plain student)")
+
+    @property
+    def frame_layers(self) -> tuple[int, ...]:
+        """Every Whisper layer whose frames are regressed (``frame_layer`` first)."""
+        return (self.frame_layer, *self.frame_extra_layers)
 
 
 @dataclass(frozen=True)
@@ -182,13 +196,15 @@ def mix_batch(values: torch.Tensor, out: dict[str, torch.Tensor]) -> torch.Tenso
 
 
 def build_function_matching_terms(cfg: FunctionMatchingConfig, targets: ViewTargets, student_dim: int,
-                                  *, seed: int = 0, frames: FrameTargets | None = None,
+                                  *, seed: int = 0, frames: FrameTargets | Sequence[FrameTargets] | None = None,
                                   student: StudentConfig | None = None) -> tuple[list[LossTerm], nn.ModuleDict]:
     """Loss terms for ``StudentTrainer(extra_losses=...)`` and the projection heads for
     ``extra_modules=...`` (initialised from ``seed``, whatever the global torch state). The label
     term is not among them: pass ``label_weight=cfg.label_weight`` to the trainer
-    (:func:`function_matching_trainer` does). ``cfg.frame_weight`` > 0 needs ``frames`` (of layer
-    ``cfg.frame_layer``) and the ``student``'s architecture (its columns' alignment)."""
+    (:func:`function_matching_trainer` does). ``cfg.frame_weight`` > 0 needs ``frames`` (one
+    :class:`FrameTargets` per layer of ``cfg.frame_layers``, in that order) and the ``student``'s
+    architecture (its columns' alignment). The first layer's head is ``frame_proj``, another layer
+    L's ``frame_proj_L``."""
     probs = torch.softmax(torch.from_numpy(targets.logits.astype(np.float32)) / cfg.temperature, dim=2)
     emb = torch.from_numpy(targets.embedding.astype(np.float32))
     heads = nn.ModuleDict()
@@ -222,20 +238,28 @@ def build_function_matching_terms(cfg: FunctionMatchingConfig, targets: ViewTarg
     if cfg.frame_weight > 0:
         if frames is None or student is None:
             raise ConfigError("frame_weight > 0 needs the frame targets and the student's config")
-        if frames.layer != cfg.frame_layer or frames.paths != targets.paths or frames.n_views != targets.n_views:
-            raise ConfigError(f"the frame targets (layer {frames.layer}, {len(frames.paths)} clips, {frames.n_views} "
-                              f"views) do not match frame_layer={cfg.frame_layer} and the view targets' clips and views")
-        frame_term, heads["frame_proj"] = frame_regression_term(frames, student, cfg.frame_weight, seed=seed + 1)
-        terms.append(frame_term)
+        per_layer = (frames,) if isinstance(frames, FrameTargets) else tuple(frames)
+        if tuple(f.layer for f in per_layer) != cfg.frame_layers:
+            raise ConfigError(f"the frame targets' layers {[f.layer for f in per_layer]} do not match the layers "
+                              f"{list(cfg.frame_layers)} of frame_layer and frame_extra_layers")
+        for i, layer_frames in enumerate(per_layer):
+            if layer_frames.paths != targets.paths or layer_frames.n_views != targets.n_views:
+                raise ConfigError(f"the frame targets of layer {layer_frames.layer} ({len(layer_frames.paths)} clips, "
+                                  f"{layer_frames.n_views} views) do not match the view targets' clips and views")
+            name = "frame_proj" if i == 0 else f"frame_proj_{layer_frames.layer}"
+            frame_term, heads[name] = frame_regression_term(layer_frames, student, cfg.frame_weight, seed=seed + 1 + i)
+            terms.append(frame_term)
     return terms, heads
 
 
 def function_matching_trainer(train_cfg: TrainConfig, cfg: FunctionMatchingConfig, targets: ViewTargets,
                               utterances: Sequence[Utterance], views: TrainingViews | None,
-                              *, frames: FrameTargets | None = None, progress: bool = True) -> StudentTrainer:
+                              *, frames: FrameTargets | Sequence[FrameTargets] | None = None,
+                              progress: bool = True) -> StudentTrainer:
     """A :class:`~edgeemo.train.trainer.StudentTrainer` wired for function matching (``views``:
     the same views the targets were computed on; None trains on clean clips with column 0;
-    ``frames``: the Whisper frame targets ``cfg.frame_weight`` > 0 needs). The settings are
+    ``frames``: the Whisper frame targets ``cfg.frame_weight`` > 0 needs, one per layer of
+    ``cfg.frame_layers``). The settings are
     recorded in ``OUT/function_matching.json``; resuming with others is refused."""
     from ..trainer import StudentTrainer, student_config
 
