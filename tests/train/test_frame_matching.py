@@ -192,7 +192,8 @@ def test_several_layers_get_one_head_and_one_term_each():
         FunctionMatchingConfig(frame_weight=1.0, frame_extra_layers=(-1,))
     with pytest.raises(ConfigError, match="needs frame_weight > 0"):
         FunctionMatchingConfig(frame_extra_layers=(4,))
-    assert FunctionMatchingConfig.from_dict({"frame_weight": 1.0, "frame_extra_layers": [4, 3]}).frame_layers == (2, 4, 3)
+    from_json = FunctionMatchingConfig.from_dict({"frame_weight": 1.0, "frame_extra_layers": [4, 3]})
+    assert from_json.frame_layers == (2, 4, 3)
 
 
 # ------------------------------------------------------------------ the cache on real clips, and a real run

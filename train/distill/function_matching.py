@@ -100,7 +100,8 @@ class FunctionMatchingConfig(DictConfig):
     def __post_init__(self) -> None:
         check_minimum(self, ("kl_weight", "embedding_weight", "label_weight", "frame_weight", "frame_layer"))
         layers = self.frame_layers
-        if any(not isinstance(x, int) or isinstance(x, bool) or x < 0 for x in layers) or len(set(layers)) < len(layers):
+        numbers = all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in layers)
+        if not numbers or len(set(layers)) < len(layers):
             raise ConfigError(f"frame_layer and frame_extra_layers must be distinct layer numbers >= 0, got {layers}")
         if self.frame_extra_layers and self.frame_weight == 0:
             raise ConfigError("frame_extra_layers needs frame_weight > 0")
