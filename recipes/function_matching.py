@@ -208,6 +208,9 @@ def views_in_words(parts: Sequence[tuple[str, int]], clean_kd: float = 0.0, head
 #: A student whose conv trunk a stream computes once per column (StudentConfig, "Streamable students")
 STREAMABLE_MODEL: dict[str, Any] = {"normalization": "local_max", "time_padding": "valid", "time_pools": [5, 2, 1]}
 
+#: the frame rows' function matching: no labels, the clean clip's embedding, Whisper layer 2's frames
+FRAMES_FM = {"label_weight": 0.0, "embedding_view": "clean", "frame_weight": 1.0, "frame_layer": 2}
+
 ROWS: tuple[Row, ...] = (
     Row(REFERENCE, "labels only, clean clips (the trainer's defaults: speed 0.9/1/1.1, log-mel noise p 0.2)"),
     Row("student_labels_views", "labels only, each epoch one of clean + the views per clip (no extra log-mel noise)",
@@ -347,33 +350,32 @@ ROWS: tuple[Row, ...] = (
                                                  "five 20 ms encoder frames (1 - cos, weight 1), as DistilHuBERT "
                                                  "predicts its teacher's layers: ~19 targets of 384 numbers per crop "
                                                  "instead of one embedding"),
-        views=True, fm={"label_weight": 0.0, "embedding_view": "clean", "frame_weight": 1.0, "frame_layer": 2},
+        views=True, fm=dict(FRAMES_FM),
         augment=FM_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4,
         controls=("student_fm_cleanemb_stream_x4", "student_labels_stream_x4", "student_labels_views_stream_x4")),
     Row("student_fm_frames_cleanemb_stream_x8", ("student_fm_frames_cleanemb_stream_x4 for 320 epochs (the shipped "
                                                  "tiny's schedule), with its labels control student_labels_stream_x8"),
-        views=True, fm={"label_weight": 0.0, "embedding_view": "clean", "frame_weight": 1.0, "frame_layer": 2},
+        views=True, fm=dict(FRAMES_FM),
         augment=FM_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=8,
         controls=("student_labels_stream_x8", "student_fm_cleanemb_stream_x8", "student_fm_frames_cleanemb_stream_x4")),
     Row("student_fm_frames4_cleanemb_stream_x4", ("student_fm_frames_cleanemb_stream_x4 with the frames of Whisper "
                                                   "tiny.en's last layer (4 of 4) instead of its middle one "
                                                   "(layer 2); its own frame cache"),
-        views=True, fm={"label_weight": 0.0, "embedding_view": "clean", "frame_weight": 1.0, "frame_layer": 4},
+        views=True, fm={**FRAMES_FM, "frame_layer": 4},
         augment=FM_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4,
         controls=("student_fm_frames_cleanemb_stream_x4", "student_fm_cleanemb_stream_x4", "student_labels_stream_x4")),
     Row("student_fm_frames24_cleanemb_stream_x4", ("student_fm_frames_cleanemb_stream_x4 regressing the frames of "
                                                    "two Whisper layers, the middle (2) and the last (4), one head "
                                                    "each, weight 1 each (DistilHuBERT predicts several of its "
                                                    "teacher's layers from one trunk); the frame caches of both rows"),
-        views=True, fm={"label_weight": 0.0, "embedding_view": "clean", "frame_weight": 1.0, "frame_layer": 2,
-                        "frame_extra_layers": (4,)},
+        views=True, fm={**FRAMES_FM, "frame_extra_layers": (4,)},
         augment=FM_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4,
         controls=("student_fm_frames_cleanemb_stream_x4", "student_fm_frames4_cleanemb_stream_x4",
                   "student_fm_frames_w2_cleanemb_stream_x4", "student_labels_stream_x4")),
     Row("student_fm_frames_w2_cleanemb_stream_x4", ("student_fm_frames_cleanemb_stream_x4 with the frame term "
                                                     "weighted 2 instead of 1: the frame loss of "
                                                     "student_fm_frames24_cleanemb_stream_x4's two layers from one"),
-        views=True, fm={"label_weight": 0.0, "embedding_view": "clean", "frame_weight": 2.0, "frame_layer": 2},
+        views=True, fm={**FRAMES_FM, "frame_weight": 2.0},
         augment=FM_AUGMENT, model=STREAMABLE_MODEL, epoch_factor=4,
         controls=("student_fm_frames_cleanemb_stream_x4", "student_labels_stream_x4")),
     Row("student_labels_views_babble_stream_x4", ("student_labels_views_stream_x4 on the views of "
